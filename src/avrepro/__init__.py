@@ -1,0 +1,1 @@
+"""avrepro: rebuild audio-visual recognition papers from raw videos."""
