@@ -1,0 +1,41 @@
+# avrepro: rebuild the results of audio-visual recognition papers from raw videos.
+# Full tier:  snakemake --profile slurm results/table1_maivar.csv
+# Smoke tier: snakemake --directory tests/smoke --cores 2 all
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+REPO = Path(workflow.basedir)
+# Jobs import the avrepro package from the checkout, whichever environment runs them
+# (the venv installs it editable; a --sdm conda environment does not).
+sys.path.insert(0, str(REPO / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
+)
+
+
+configfile: "config.yaml"
+
+
+from avrepro.config import validate_config
+
+validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/media.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        maivar_targets(),
+    default_target: True

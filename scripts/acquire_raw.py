@@ -1,0 +1,25 @@
+"""Acquire one raw dataset into resources/{raw}/: download it (full tier) or write the
+synthetic stand-in in the same layout (smoke tier). `.complete` is written last."""
+
+from pathlib import Path
+
+from avrepro.data import acquire, synthetic
+from avrepro.jobs import redirect_to_log
+
+raw, cfg = snakemake.wildcards.raw, snakemake.params.cfg
+root = Path(snakemake.output[0]).parent
+
+with redirect_to_log(snakemake.log[0]):
+    if cfg["acquire"] == "synthetic":
+        {"ucf101": synthetic.write_ucf101, "kinetics400": synthetic.write_kinetics}[raw](
+            root, cfg["synthetic"]
+        )
+    elif raw == "ucf101":
+        acquire.acquire_ucf101(cfg, root)
+    else:
+        annotations = acquire.acquire_kinetics_annotations(cfg, root)
+        for split in ("train", "val"):
+            acquire.acquire_kinetics_videos(
+                annotations, root, snakemake.params.classes, split, cfg["download_workers"]
+            )
+    Path(snakemake.output[0]).touch()

@@ -1,0 +1,18 @@
+"""Demux the audio of one manifest shard to WAV files at the consumer's rate."""
+
+from pathlib import Path
+
+from avrepro.data.manifest import read_manifest, shard_rows
+from avrepro.jobs import redirect_to_log
+from avrepro.media.shards import extract_audio_shard
+
+w = snakemake.wildcards
+n_shards = snakemake.config["datasets"][w.dataset]["n_shards"]
+out_dir = Path(snakemake.output[0])
+
+with redirect_to_log(snakemake.log[0]):
+    rows = shard_rows(read_manifest(snakemake.input[0]), int(w.shard), n_shards)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = extract_audio_shard(rows, out_dir, sample_rate=int(w.rate))
+    index.to_csv(out_dir / "index.csv", index=False)
+    print(index.audio_status.value_counts().to_string())

@@ -1,0 +1,31 @@
+"""Figure 8: t-SNE of video, audio and fused embeddings on Kinetics-Sounds."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from avrepro.features.store import read_store
+from avrepro.figures.common import save
+from avrepro.figures.maivar import fig8_tsne, fused_embedding, tsne_2d
+from avrepro.jobs import redirect_to_log
+from avrepro.train.maivar import assemble, load_model, standardize
+
+inputs, params = snakemake.input, snakemake.params
+
+with redirect_to_log(snakemake.log[0]):
+    stores = {"audio": read_store(inputs.audio), "video": read_store(inputs.video)}
+    rows, feats = assemble(pd.read_csv(inputs.manifest), stores)
+    test = np.flatnonzero(rows.split == "test")[: params.tsne["max_points"]]
+    model, stats = load_model(Path(inputs.model), len(params.classes), params.hidden)
+    audio, video = feats["audio"][test], feats["video"][test]
+    if stats:
+        audio, video = standardize(audio, stats["audio"]), standardize(video, stats["video"])
+    seed, perplexity = params.tsne["seed"], params.tsne["perplexity"]
+    points = {
+        "video (TSN features)": tsne_2d(video, perplexity, seed),
+        "audio (IRV2, chromagram)": tsne_2d(audio, perplexity, seed),
+        "fused (fusion hidden layer)": tsne_2d(fused_embedding(model, audio, video),
+                                               perplexity, seed),
+    }
+    save(fig8_tsne(points, rows.label_index.to_numpy()[test], params.classes), snakemake.output)

@@ -1,0 +1,26 @@
+"""Figure 9: the segmented video input and the six audio images of one UCF51 clip."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from avrepro.features.audio_images import SHORT_CODES, render_all
+from avrepro.figures.common import save
+from avrepro.figures.maivar import fig9_representations
+from avrepro.jobs import redirect_to_log
+from avrepro.media.audio import load_wav
+
+audio_dir = Path(snakemake.input.audio)
+
+with redirect_to_log(snakemake.log[0]):
+    audio_ok = pd.read_csv(audio_dir / "index.csv").query("audio_status == 'ok'").clip_id
+    with np.load(snakemake.input.frames) as data:
+        frame_ids = list(data["clip_id"])
+        clip_id = next(c for c in frame_ids if c in set(audio_ok))  # first clip with both
+        frames = data["frames"][frame_ids.index(clip_id)]
+    samples, rate = load_wav(audio_dir / f"{clip_id}.wav")
+    rendered = render_all(samples.mean(axis=0), rate, snakemake.params.image_size)
+    images = {SHORT_CODES[name]: image for name, image in rendered.items()}
+    label = pd.read_csv(snakemake.input.manifest).set_index("clip_id").label[clip_id]
+    save(fig9_representations(frames, images, f"{clip_id} ({label})"), snakemake.output)

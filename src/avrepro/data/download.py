@@ -1,0 +1,166 @@
+"""Download one file over HTTP(S): resumable, retried, verified by size and checksum.
+
+What is left on disk, by outcome:
+- success: `dest`, verified; no `.part`.
+- HTTP 4xx (404, 403, ...), wrong size, checksum mismatch: neither `dest` nor `.part`;
+  these do not get better by asking again, so nothing is kept to resume.
+- transient failure after the last retry (HTTP 5xx, connection error or timeout, a body
+  shorter than its Content-Length): no `dest`; `dest.part` keeps the bytes received so
+  far, and the next call resumes from them with a Range request.
+"""
+
+import hashlib
+import http.client
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20
+# Waits between attempts are BACKOFF_S, 2 * BACKOFF_S, 4 * BACKOFF_S, ...
+BACKOFF_S = 2.0
+# Some dataset hosts refuse urllib's default "Python-urllib/x.y" agent.
+USER_AGENT = "avrepro/0.1 (dataset download)"
+
+
+class DownloadError(Exception):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot download {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class ChecksumError(DownloadError):
+    def __init__(self, url: str, expected: str, actual: str) -> None:
+        super().__init__(url, f"sha256 is {actual}, expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class _Transient(Exception):
+    """A failure that may go away when asked again: 5xx, connection trouble, truncation."""
+
+
+def download_file(
+    url: str,
+    dest: Path,
+    sha256: str | None = None,
+    expected_size: int | None = None,
+    retries: int = 3,
+    timeout: float = 60,
+) -> Path:
+    """Download `url` to `dest` and return `dest`; skip it when `dest` already verifies.
+
+    sha256: the full hex digest, or a prefix of it of at least 8 hex digits (torch.hub's
+    convention: `resnet18-f37072fd.pth` carries the first 8). None skips the check.
+    retries: attempts after the first one, for transient failures only.
+    Raises DownloadError (naming the URL and the HTTP status or the reason) or
+    ChecksumError; see the module docstring for what stays on disk.
+    """
+    dest = Path(dest)
+    sha256 = _checked_sha256(sha256)
+    if dest.exists():
+        try:
+            _verify(url, dest, sha256, expected_size)
+            return dest
+        except DownloadError as error:
+            log.warning("%s exists but does not verify (%s); downloading again", dest, error)
+            dest.unlink()
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, timeout)
+            break
+        except _Transient as error:
+            if attempt == retries:
+                reason = f"{error} (gave up after {retries + 1} attempts)"
+                raise DownloadError(url, reason) from error
+            delay = BACKOFF_S * 2**attempt
+            log.warning("%s: %s; retrying in %.0f s", url, error, delay)
+            time.sleep(delay)
+
+    try:
+        _verify(url, part, sha256, expected_size)
+    except DownloadError:
+        part.unlink()
+        raise
+    os.replace(part, dest)
+    return dest
+
+
+def _checked_sha256(sha256: str | None) -> str | None:
+    if sha256 is None:
+        return None
+    digest = sha256.strip().lower()
+    # Fewer than 8 hex digits would accept almost any file, so it is refused as a typo.
+    if not re.fullmatch(r"[0-9a-f]{8,64}", digest):
+        raise ValueError(f"sha256 must be 8 to 64 hex digits, got {sha256!r}")
+    return digest
+
+
+def _fetch(url: str, part: Path, timeout: float) -> None:
+    """Fill `part` with the body of `url`, resuming from what `part` already holds."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": USER_AGENT}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            content_range = response.headers.get("Content-Range", "")
+            if offset and response.status == 206:
+                if not content_range.startswith(f"bytes {offset}-"):
+                    part.unlink()
+                    raise _Transient("server answered a different byte range; restarting")
+            else:
+                offset = 0  # no Range sent, or the server ignored it: start from scratch
+            length = response.headers.get("Content-Length")
+            total = offset + int(length) if length is not None else None
+            received = _stream(response, part, append=offset > 0, total=total, initial=offset)
+    except urllib.error.HTTPError as error:
+        status = f"HTTP {error.code} {error.reason}"
+        if error.code >= 500:
+            raise _Transient(status) from error
+        part.unlink(missing_ok=True)
+        if error.code == 416:
+            # The .part is not a prefix of the remote file (it is as long or longer).
+            raise _Transient(f"{status} for the partial file; restarting") from error
+        raise DownloadError(url, status) from error
+    except (OSError, http.client.HTTPException) as error:  # URLError is an OSError
+        raise _Transient(f"connection failed: {error}") from error
+    if length is not None and received < int(length):
+        raise _Transient(f"truncated body: received {offset + received} of {total} bytes")
+
+
+def _stream(
+    response: http.client.HTTPResponse, part: Path, append: bool, total: int | None, initial: int
+) -> int:
+    """Copy `response` into `part`; returns the number of bytes written by this call."""
+    received = 0
+    bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, desc=part.name)
+    with part.open("ab" if append else "wb") as out, bar:
+        while chunk := response.read(CHUNK_BYTES):
+            out.write(chunk)
+            received += len(chunk)
+            bar.update(len(chunk))
+    return received
+
+
+def _verify(url: str, path: Path, sha256: str | None, expected_size: int | None) -> None:
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise DownloadError(url, f"got {size} bytes, expected {expected_size}")
+    if sha256 is not None:
+        with path.open("rb") as file:
+            actual = hashlib.file_digest(file, "sha256").hexdigest()
+        if not actual.startswith(sha256):
+            raise ChecksumError(url, sha256, actual)

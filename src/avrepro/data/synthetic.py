@@ -1,0 +1,404 @@
+"""Synthetic smoke-tier datasets with a known answer, written in the real on-disk layouts.
+
+Classes come in confusable pairs (DESIGN.md, "Tiers"): a pair that shares its picture
+differs only in sound, a pair that shares its sound differs only in picture. So video
+alone and audio alone each top out at a known accuracy (`ceiling`) and a working fusion
+must beat both.
+
+- A sound signature is a tone of its own pitch class (so a chromagram sees it) pulsed at
+  its own rate (so time-axis pictures such as a waveform plot differ too).
+- A picture signature is a stripe pattern of its own colour, orientation, width,
+  direction and speed.
+- Every clip jitters its signature (phases, onset, amplitude, speed, brightness, noise),
+  and a fraction of clips has no audio track at all (the container holds video only).
+
+`write_ucf101` and `write_kinetics` put the clips where `read_ucf101` and
+`read_kinetics` look for the real ones, so the same readers serve both tiers.
+"""
+
+import colorsys
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import NamedTuple
+
+import ffmpeg
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from avrepro.data import kinetics, ucf101
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.probe import stderr_tail
+
+SPLITS = ("train", "test")
+MODALITY_SIGNATURE = {"video": "picture_id", "audio": "sound_id"}
+REQUIRED_KEYS = ("seed", "pairs", "clips_per_class", "duration", "fps", "size", "audio_rate")
+
+# Independent random streams per purpose, so that e.g. adding Kinetics ids does not
+# change the clips' content: default_rng([seed, stream, ...]).
+_STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS = 0, 1, 2
+
+# Sound s is the note 7*s semitones above C4, folded into one octave per 12 sounds:
+# stepping by fifths puts consecutive sounds far apart on the chroma circle, and 36
+# sounds (three octaves, up to B6 = 1976 Hz) are more than any smoke config needs.
+MAX_SOUNDS = 36
+C4_MIDI = 60
+PULSE_BASE_HZ = 2.0  # sound s pulses at 2 + s Hz: a few pulses even in a 1 s clip
+PULSE_SHARPNESS = 4  # raising the raised cosine to this power makes distinct pulses
+AUDIO_NOISE = 0.01  # std of white noise, full scale = 1
+
+GOLDEN = (5**0.5 - 1) / 2  # stepping hue and angle by it spreads any number of pictures
+BACKGROUND = 0.1  # grey level between the stripes
+PICTURE_NOISE = 0.04  # std of per-pixel noise, full scale = 1
+
+YOUTUBE_ID_ALPHABET = np.array(
+    list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+)
+KINETICS_CLIP_SECONDS = 10  # the length Kinetics clips are cut to; names use it
+KINETICS_SPLITS = {"train": "train", "test": "val"}  # papers test on Kinetics' val set
+
+
+class SyntheticSpecError(ValueError):
+    """A `synthetic:` config section that cannot be generated."""
+
+
+class Codecs(NamedTuple):
+    video: dict
+    audio: dict
+
+
+# UCF101's clips are XVID (tagged XVID, as the real files are) + MP3 in AVI.
+UCF101_CODECS = Codecs(
+    video={"vcodec": "libxvid", "vtag": "XVID", "qscale:v": 4},
+    audio={"acodec": "libmp3lame", "audio_bitrate": "128k"},
+)
+# Kinetics clips from YouTube are H.264 + AAC in MP4.
+KINETICS_CODECS = Codecs(
+    video={"vcodec": "libx264", "preset": "veryfast", "crf": 20},
+    # ffmpeg's default AAC coder (twoloop) takes most of a clip's encoding time; the fast
+    # coder is 2-3x quicker and the tones stay clean at this bitrate.
+    audio={"acodec": "aac", "aac_coder": "fast", "audio_bitrate": "128k"},
+)
+
+
+def _check(spec: dict) -> None:
+    missing = [key for key in REQUIRED_KEYS if key not in spec]
+    if missing:
+        raise SyntheticSpecError(f"synthetic: missing keys {missing}")
+    names = [label for pair in spec["pairs"] for label in pair["classes"]]
+    names += spec.get("extra_classes", [])
+    repeated = sorted({label for label in names if names.count(label) > 1})
+    if repeated:
+        raise SyntheticSpecError(f"synthetic.pairs/extra_classes: classes repeated: {repeated}")
+    bad_shares = [
+        pair["share"] for pair in spec["pairs"] if pair["share"] not in ("picture", "sound")
+    ]
+    if bad_shares:
+        raise SyntheticSpecError(
+            f"synthetic.pairs: share must be picture or sound, got {bad_shares}"
+        )
+    width, height = spec["size"]
+    if width % 2 or height % 2:
+        # H.264 and XVID store colour at half resolution (yuv420p).
+        raise SyntheticSpecError(
+            f"synthetic.size: width and height must be even, got {spec['size']}"
+        )
+    if not 0 <= spec.get("no_audio_fraction", 0) <= 1:
+        raise SyntheticSpecError("synthetic.no_audio_fraction: must be within [0, 1]")
+
+
+def paired_classes(spec: dict) -> list[str]:
+    """The classes of the pairs, in config order: the paper's class list of the smoke tier."""
+    return [label for pair in spec["pairs"] for label in pair["classes"]]
+
+
+def signatures(spec: dict) -> pd.DataFrame:
+    """DataFrame(label, picture_id, sound_id): paired classes first, then extra classes."""
+    _check(spec)
+    pictures, sounds = itertools.count(), itertools.count()
+    rows = []
+    for pair in spec["pairs"]:
+        first, second = pair["classes"]
+        if pair["share"] == "picture":
+            picture = next(pictures)
+            rows += [(first, picture, next(sounds)), (second, picture, next(sounds))]
+        else:
+            sound = next(sounds)
+            rows += [(first, next(pictures), sound), (second, next(pictures), sound)]
+    rows += [(label, next(pictures), next(sounds)) for label in spec.get("extra_classes", [])]
+    table = pd.DataFrame(rows, columns=["label", "picture_id", "sound_id"])
+    if table["sound_id"].max() >= MAX_SOUNDS:
+        raise SyntheticSpecError(f"synthetic: at most {MAX_SOUNDS} distinct sounds are supported")
+    return table
+
+
+def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> float:
+    """Best accuracy that `modality` ("video" or "audio") alone can reach on `classes`.
+
+    classes defaults to the paired classes (the smoke tier's paper class list). Every
+    class has the same number of clips, so a signature shared by k classes is right
+    1/k of the time at best: the ceiling is (distinct signatures) / (classes). Clips
+    without audio only lower what audio alone reaches, so this stays an upper bound.
+    """
+    if modality not in MODALITY_SIGNATURE:
+        raise ValueError(f"modality must be one of {list(MODALITY_SIGNATURE)}, got {modality!r}")
+    table = signatures(spec)
+    classes = paired_classes(spec) if classes is None else list(classes)
+    unknown = sorted(set(classes) - set(table["label"]))
+    if unknown:
+        raise ValueError(f"classes not in the synthetic spec: {unknown}")
+    chosen = table[table["label"].isin(classes)]
+    return chosen[MODALITY_SIGNATURE[modality]].nunique() / len(chosen)
+
+
+def plan_clips(spec: dict) -> pd.DataFrame:
+    """One row per clip: DataFrame(label, split, number, picture_id, sound_id, has_audio).
+
+    `number` counts the class's clips within the split. Exactly
+    round(no_audio_fraction * clips) clips, drawn at random, have no audio track.
+    """
+    counts = spec["clips_per_class"]
+    rows = [
+        (signature.label, split, number, signature.picture_id, signature.sound_id)
+        for signature in signatures(spec).itertuples()
+        for split in SPLITS
+        for number in range(counts[split])
+    ]
+    plan = pd.DataFrame(rows, columns=["label", "split", "number", "picture_id", "sound_id"])
+    n_silent = round(spec.get("no_audio_fraction", 0) * len(plan))
+    silent = np.random.default_rng([spec["seed"], _STREAM_NO_AUDIO]).choice(
+        len(plan), size=n_silent, replace=False
+    )
+    plan["has_audio"] = ~np.isin(np.arange(len(plan)), silent)
+    return plan
+
+
+def pitch_class(sound_id: int) -> int:
+    """Pitch class of a sound's tone, 0 = C ... 11 = B (librosa's chroma order)."""
+    return 7 * sound_id % 12
+
+
+def tone_frequency(sound_id: int) -> float:
+    """Frequency in Hz of a sound's tone."""
+    midi = C4_MIDI + pitch_class(sound_id) + 12 * (sound_id // 12)
+    return 440.0 * 2 ** ((midi - 69) / 12)
+
+
+def render_sound(sound_id: int, rng: np.random.Generator, duration: float, rate: int) -> np.ndarray:
+    """A jittered instance of sound `sound_id`: float32 (samples, 2 channels) in [-1, 1]."""
+    t = np.arange(round(duration * rate)) / rate  # (samples,) seconds
+    tone = np.sin(2 * np.pi * tone_frequency(sound_id) * t + rng.uniform(0, 2 * np.pi))
+    onset = rng.uniform(0, 0.1 * duration)
+    pulse_rate = PULSE_BASE_HZ + sound_id
+    pulse_phase = 2 * np.pi * pulse_rate * (t - onset) + rng.uniform(0, 2 * np.pi)
+    envelope = ((1 + np.cos(pulse_phase)) / 2) ** PULSE_SHARPNESS * (t >= onset)
+    mono = rng.uniform(0.3, 0.7) * tone * envelope
+    stereo = mono[:, None] + rng.normal(0, AUDIO_NOISE, (len(t), 2))  # (samples, 2)
+    return np.clip(stereo, -1, 1).astype(np.float32)
+
+
+def render_picture(
+    picture_id: int, rng: np.random.Generator, duration: float, fps: float, size: Sequence[int]
+) -> np.ndarray:
+    """A jittered instance of picture `picture_id`: uint8 RGB (frames, height, width, 3)."""
+    width, height = size
+    colour = np.array(colorsys.hsv_to_rgb(picture_id * GOLDEN % 1, 0.85, 0.95))  # (3,)
+    angle = np.deg2rad(picture_id * GOLDEN * 180 % 180 + rng.normal(0, 4))
+    wavelength = width / (3 + picture_id % 3)  # pixels per stripe period
+    direction = 1 if picture_id % 2 == 0 else -1
+    speed = direction * (0.6 + 0.4 * (picture_id % 4)) * rng.uniform(0.85, 1.15)  # periods/s
+
+    t = np.arange(round(duration * fps))[:, None, None] / fps  # (frames, 1, 1) seconds
+    y, x = np.mgrid[0:height, 0:width]  # (height, width) pixels
+    across = (x * np.cos(angle) + y * np.sin(angle)) / wavelength  # (height, width) periods
+    phase = 2 * np.pi * (across - speed * t) + rng.uniform(0, 2 * np.pi)  # (frames, H, W)
+    stripes = (1 + np.sin(phase)) / 2
+    image = BACKGROUND + stripes[..., None] * (colour - BACKGROUND)  # (frames, H, W, 3)
+    image = image * rng.uniform(0.75, 1.0) + rng.normal(0, PICTURE_NOISE, image.shape)
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def render_clip(
+    spec: dict, plan: pd.DataFrame, position: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frames and audio (None without an audio track) of the clip at `position` of `plan`.
+
+    Each clip has its own random stream, so clips can be rendered in any order and in
+    parallel and still come out the same for a seed.
+    """
+    clip = plan.iloc[position]
+    rng = np.random.default_rng([spec["seed"], _STREAM_CLIP, position])
+    frames = render_picture(clip.picture_id, rng, spec["duration"], spec["fps"], spec["size"])
+    audio = None
+    if clip.has_audio:
+        audio = render_sound(clip.sound_id, rng, spec["duration"], spec["audio_rate"])
+    return frames, audio
+
+
+def _encode(
+    path: Path, frames: np.ndarray, audio: np.ndarray | None, spec: dict, codecs: Codecs
+) -> None:
+    """Encode frames (frames, H, W, 3) and audio (samples, 2) with one ffmpeg run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, height, width, _ = frames.shape
+    video = ffmpeg.input(
+        "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=spec["fps"]
+    )
+    streams, options = [video], {**codecs.video, "pix_fmt": "yuv420p"}
+    pcm = path.with_name(f".{path.name}.pcm")
+    if audio is not None:
+        (audio * 32767).round().astype("<i2").tofile(pcm)
+        streams.append(ffmpeg.input(str(pcm), format="s16le", ar=spec["audio_rate"], ac=2))
+        options.update(codecs.audio, ar=spec["audio_rate"], ac=2)
+    # One encoder thread per file: clips are tiny, so files run in parallel instead.
+    output = ffmpeg.output(*streams, str(path), threads=1, **options)
+    try:
+        output.run(cmd=ffmpeg_binary(), input=frames.tobytes(), quiet=True, overwrite_output=True)
+    except ffmpeg.Error as error:
+        raise RuntimeError(
+            f"{path}: ffmpeg could not encode it: {stderr_tail(error.stderr)}"
+        ) from error
+    finally:
+        pcm.unlink(missing_ok=True)
+
+
+def _write_dataset(
+    root: str | Path,
+    spec: dict,
+    plan: pd.DataFrame,
+    relative_paths: list[Path],
+    codecs: Codecs,
+    write_lists,
+    workers: int | None,
+) -> pd.DataFrame:
+    """Render and encode every clip of `plan` into a staging folder, then rename it to root.
+
+    Renaming at the end means an interrupted run leaves no half dataset at `root`.
+    """
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root}: already exists and is not empty; remove it to regenerate")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+
+    def write_clip(position: int) -> None:
+        frames, audio = render_clip(spec, plan, position)
+        _encode(staging / relative_paths[position], frames, audio, spec, codecs)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+            futures = [pool.submit(write_clip, position) for position in range(len(plan))]
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"write {root}"):
+                future.result()
+        write_lists(staging)
+        os.replace(staging, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    clips = plan.drop(columns="number")
+    clips.insert(0, "clip_id", [path.stem for path in relative_paths])
+    clips.insert(1, "path", [str(root / path) for path in relative_paths])
+    return clips
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The official UCF101 lists end lines with CRLF; so do ours, so readers meet the real format.
+    path.write_text("".join(f"{line}\r\n" for line in lines), newline="")
+
+
+def _spread(count: int, first: int, last: int) -> list[int]:
+    """`count` group numbers spread evenly over first..last."""
+    return [first + index * (last - first + 1) // count for index in range(count)]
+
+
+def write_ucf101(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic UCF101: UCF-101/{Class}/v_{Class}_gGG_cCC.avi and ucfTrainTestlist/.
+
+    Returns DataFrame(clip_id, path, label, split, picture_id, sound_id, has_audio), split
+    being the clip's role in split 1. Test clips of split 1 get groups 1-7 and train clips
+    groups 8-25, spread evenly, so that splits 2 and 3 (test groups 8-14 and 15-21) also
+    have train and test clips once there are at least two train clips per class.
+    `workers` defaults to all cores.
+    """
+    plan = plan_clips(spec)
+    groups = pd.Series(0, index=plan.index)
+    for (_, split), clips in plan.groupby(["label", "split"]):
+        first, last = (1, 7) if split == "test" else (8, 25)
+        groups[clips.index] = _spread(len(clips), first, last)
+    clip_in_group = plan.assign(group=groups).groupby(["label", "group"]).cumcount() + 1
+    relative_paths = [
+        Path(ucf101.VIDEO_DIR, label, f"v_{label}_g{group:02d}_c{clip:02d}.avi")
+        for label, group, clip in zip(plan["label"], groups, clip_in_group, strict=True)
+    ]
+
+    class_index = {label: index for index, label in enumerate(sorted(set(plan["label"])), 1)}
+    listed = pd.DataFrame(
+        {
+            "entry": [path.relative_to(ucf101.VIDEO_DIR).as_posix() for path in relative_paths],
+            "index": plan["label"].map(class_index),
+            "group": groups,
+        }
+    ).sort_values(["index", "entry"])
+
+    def write_lists(staging: Path) -> None:
+        lists = staging / ucf101.LISTS_DIR
+        _write_lines(
+            lists / "classInd.txt", [f"{index} {label}" for label, index in class_index.items()]
+        )
+        for split in ucf101.SPLIT_NUMBERS:
+            is_test = listed["group"].between(7 * (split - 1) + 1, 7 * split)
+            train, test = listed[~is_test], listed[is_test]
+            _write_lines(
+                lists / f"trainlist{split:02d}.txt",
+                [
+                    f"{entry} {index}"
+                    for entry, index in zip(train["entry"], train["index"], strict=True)
+                ],
+            )
+            _write_lines(lists / f"testlist{split:02d}.txt", list(test["entry"]))
+
+    return _write_dataset(root, spec, plan, relative_paths, UCF101_CODECS, write_lists, workers)
+
+
+def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic Kinetics: annotations/{train,validate}.csv and {split}/{label}/*.mp4.
+
+    Our train clips go to Kinetics' train split, our test clips to val (KINETICS_SPLITS).
+    Clip times are random whole seconds, KINETICS_CLIP_SECONDS apart as in the real
+    names; the files themselves last spec["duration"]. Returns the same table as
+    `write_ucf101`. `workers` defaults to all cores.
+    """
+    plan = plan_clips(spec)
+    rng = np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS])
+    youtube_ids: list[str] = []
+    while len(youtube_ids) < len(plan):
+        candidate = "".join(rng.choice(YOUTUBE_ID_ALPHABET, size=11))
+        if candidate not in youtube_ids:
+            youtube_ids.append(candidate)
+    starts = rng.integers(0, 300, size=len(plan))
+    annotations = pd.DataFrame(
+        {
+            "label": plan["label"],
+            "youtube_id": youtube_ids,
+            "time_start": starts,
+            "time_end": starts + KINETICS_CLIP_SECONDS,
+            "split": plan["split"].map(KINETICS_SPLITS),
+        }
+    )
+    relative_paths = [kinetics.video_path("", row) for row in annotations.to_dict("records")]
+
+    def write_lists(staging: Path) -> None:
+        (staging / "annotations").mkdir()
+        for kinetics_split, rows in annotations.groupby("split"):
+            rows.to_csv(
+                staging / "annotations" / kinetics.ANNOTATION_FILES[kinetics_split], index=False
+            )
+
+    return _write_dataset(root, spec, plan, relative_paths, KINETICS_CODECS, write_lists, workers)

@@ -1,0 +1,304 @@
+"""MAiVAR's six audio-images of a clip, rendered fast in numpy (the workflow's hot path).
+
+MAiVAR (Shaikh et al., Sect. 3.3, 5.2.2, Fig. 9) turns each clip's audio into a 299x299
+picture fed to a frozen ImageNet CNN: (i) waveplot, (ii) MFCC, (iii) MFCC feature
+scaling, (iv) spectral centroid, (v) spectral rolloff, (vi) chromagram. Its pictures
+follow the widely used librosa tutorial recipe (the authors' released code,
+mbilalshaikh/pymaivar code/core.py, is that recipe): `librosa.display.waveshow` for the
+waveform, `specshow` for the MFCC / scaled MFCC / chroma matrices, and the min-max
+normalised centroid / rolloff curve drawn in red over a faded waveform.
+
+`avrepro.features.audio_images_reference` draws those pictures with one matplotlib
+figure each; it is the ground truth. Thousands of clips make a figure per clip too slow,
+so this module produces the same pictures without matplotlib figures: the STFT is
+computed once per clip and every spectral feature derived from it, matrices are
+coloured through the colormap's lookup table and resampled with specshow's geometry,
+and the waveform envelope and the curves are rasterised directly, anti-aliased.
+"""
+
+import functools
+
+import librosa
+import librosa.display
+import matplotlib
+import numpy as np
+import sklearn.preprocessing
+
+REPRESENTATIONS = (
+    "waveplot",
+    "mfcc",
+    "mfcc_scaled",
+    "spectral_centroid",
+    "spectral_rolloff",
+    "chromagram",
+)
+# Short codes used in run names and paper tables.
+SHORT_CODES = {
+    "waveplot": "wp",
+    "mfcc": "mfcc",
+    "mfcc_scaled": "mfs",
+    "spectral_centroid": "sc",
+    "spectral_rolloff": "sr",
+    "chromagram": "ch",
+}
+
+# librosa's defaults, which the tutorial recipe, and hence MAiVAR, used.
+N_FFT = 2048
+HOP_LENGTH = 512
+N_MFCC = 20
+ROLL_PERCENT = 0.85
+# The recipe (and the authors' code) takes the rolloff of `y + 0.01`, so that silent
+# frames still have a spectrum; we keep that offset.
+ROLLOFF_OFFSET = 0.01
+
+# matplotlib's defaults, which set what the recipe's pictures look like in pixels.
+DPI = 100  # figure dpi: converts the line widths below from points to pixels
+WAVE_COLOR = "#1f77b4"  # "C0", first colour of the default cycle, used by waveshow
+CURVE_COLOR = "r"
+OVERLAY_WAVE_ALPHA = 0.4  # the recipe fades the waveform under the centroid/rolloff curve
+CURVE_WIDTH_PT = 1.5  # lines.linewidth
+# waveshow's fill_between strokes the envelope outline in the fill colour (patch.linewidth).
+ENVELOPE_EDGE_PT = 1.0
+
+
+class AudioImageError(ValueError):
+    """The signal or the requested representation cannot be rendered."""
+
+
+def render(y: np.ndarray, sr: int, representation: str, size: int = 299) -> np.ndarray:
+    """One audio-image of mono signal `y` at rate `sr`: a (size, size, 3) uint8 RGB array."""
+    return render_all(y, sr, size, (representation,))[representation]
+
+
+def render_all(
+    y: np.ndarray,
+    sr: int,
+    size: int = 299,
+    representations: tuple[str, ...] = REPRESENTATIONS,
+) -> dict[str, np.ndarray]:
+    """Several audio-images of `y`, sharing one STFT: name -> (size, size, 3) uint8."""
+    unknown = [name for name in representations if name not in REPRESENTATIONS]
+    if unknown:
+        raise AudioImageError(
+            f"unknown audio-image representation(s) {unknown}; expected some of {REPRESENTATIONS}"
+        )
+    if size < 1:
+        raise AudioImageError(f"image size must be positive, got {size}")
+    features = _ClipFeatures(_checked_signal(y), sr)
+    return {name: _RENDERERS[name](features, size) for name in representations}
+
+
+def _checked_signal(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise AudioImageError(f"expected a mono signal of shape (n_samples,), got {y.shape}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise AudioImageError(f"expected floating-point samples, got dtype {y.dtype}")
+    if not np.all(np.isfinite(y)):
+        raise AudioImageError("signal contains NaN or infinite samples")
+    if y.size == 0:
+        # An empty clip renders as one hop of silence rather than failing: the
+        # manifest, not this function, is where a clip without sound is recorded.
+        return np.zeros(HOP_LENGTH, dtype=np.float32)
+    return y
+
+
+class _ClipFeatures:
+    """The spectral features of one clip, each computed at most once, on demand."""
+
+    def __init__(self, y: np.ndarray, sr: int) -> None:
+        self.y = y  # (n_samples,)
+        self.sr = sr
+
+    @functools.cached_property
+    def magnitude(self) -> np.ndarray:
+        return np.abs(librosa.stft(self.y, n_fft=N_FFT, hop_length=HOP_LENGTH))  # (1 + N_FFT // 2, T)
+
+    @functools.cached_property
+    def power(self) -> np.ndarray:
+        return self.magnitude**2  # (1 + N_FFT // 2, T)
+
+    @functools.cached_property
+    def mfcc(self) -> np.ndarray:
+        mel = librosa.feature.melspectrogram(S=self.power, sr=self.sr)  # (128, T)
+        return librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=N_MFCC)  # (N_MFCC, T)
+
+    @functools.cached_property
+    def chroma(self) -> np.ndarray:
+        return librosa.feature.chroma_stft(S=self.power, sr=self.sr)  # (12, T)
+
+    @functools.cached_property
+    def centroid(self) -> np.ndarray:
+        return librosa.feature.spectral_centroid(S=self.magnitude, sr=self.sr)[0]  # (T,)
+
+    @functools.cached_property
+    def rolloff(self) -> np.ndarray:
+        # The offset changes the spectrum, so this is the one feature needing its own STFT.
+        offset = np.abs(
+            librosa.stft(self.y + ROLLOFF_OFFSET, n_fft=N_FFT, hop_length=HOP_LENGTH)
+        )  # (1 + N_FFT // 2, T)
+        return librosa.feature.spectral_rolloff(
+            S=offset, sr=self.sr, roll_percent=ROLL_PERCENT
+        )[0]  # (T,)
+
+
+# ---- matrices: specshow ---------------------------------------------------------------
+
+
+def _matrix_image(matrix: np.ndarray, size: int, cmap_name: str) -> np.ndarray:
+    """Draw `matrix` (rows, frames) as specshow does on tight axes: (size, size, 3) uint8.
+
+    specshow's cells are uniform in both directions and row 0 is at the bottom, so
+    each pixel shows the cell under its centre; pcolormesh colours by the full data
+    range mapped onto the colormap's 256 entries.
+    """
+    n_rows, n_frames = matrix.shape
+    lo, hi = float(matrix.min()), float(matrix.max())
+    scaled = (matrix - lo) / (hi - lo) if hi > lo else np.zeros_like(matrix)
+    # Same binning as matplotlib's Colormap: floor(x * 256), with x == 1 in the top bin.
+    index = np.minimum((scaled * 256).astype(np.intp), 255)  # (rows, frames)
+    centres = (np.arange(size) + 0.5) / size
+    rows = (centres * n_rows).astype(np.intp)[::-1]  # top pixel row shows the last matrix row
+    cols = (centres * n_frames).astype(np.intp)
+    return _lookup_table(cmap_name)[index[np.ix_(rows, cols)]]
+
+
+@functools.cache
+def _lookup_table(cmap_name: str) -> np.ndarray:
+    """The colormap's 256 colours as a (256, 3) uint8 table (evaluated once, no figure)."""
+    rgba = matplotlib.colormaps[cmap_name](np.arange(256))  # (256, 4) floats in [0, 1]
+    return np.rint(rgba[:, :3] * 255).astype(np.uint8)
+
+
+def _default_cmap(matrix: np.ndarray) -> str:
+    # specshow without a cmap asks librosa.display.cmap: 'coolwarm' for signed data,
+    # 'magma' when (robustly) one-signed, e.g. for the MFCCs of silence.
+    return librosa.display.cmap(matrix).name
+
+
+def _mfcc_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    return _matrix_image(features.mfcc, size, _default_cmap(features.mfcc))
+
+
+def _mfcc_scaled_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    scaled = sklearn.preprocessing.scale(features.mfcc, axis=1)  # zero mean, unit std per coefficient
+    return _matrix_image(scaled, size, _default_cmap(scaled))
+
+
+def _chromagram_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    return _matrix_image(features.chroma, size, "coolwarm")
+
+
+# ---- waveform and curves: waveshow + plot ----------------------------------------------
+
+
+def _waveplot_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    y = features.y
+    peak = float(np.abs(y).max())
+    x_end = len(y) - 1  # in samples
+    coverage = _envelope_coverage(y, x_end, (-peak, peak), size)
+    return _composite([(WAVE_COLOR, coverage)], size)
+
+
+def _spectral_centroid_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    return _curve_over_wave_image(features.y, features.centroid, size)
+
+
+def _spectral_rolloff_image(features: _ClipFeatures, size: int) -> np.ndarray:
+    return _curve_over_wave_image(features.y, features.rolloff, size)
+
+
+def _curve_over_wave_image(y: np.ndarray, curve: np.ndarray, size: int) -> np.ndarray:
+    """The faded waveform with `curve` (one value per frame), min-max scaled, on top."""
+    lo, hi = float(curve.min()), float(curve.max())
+    normalised = (curve - lo) / (hi - lo) if hi > lo else np.zeros_like(curve)  # minmax_scale
+    frame_x = np.arange(len(curve)) * HOP_LENGTH  # frame times, in samples
+    # Autoscaled limits cover both artists: the wave in [-peak, peak], the curve in [0, 1].
+    peak = float(np.abs(y).max())
+    value_range = (min(-peak, 0.0), max(peak, 1.0))
+    x_end = max(len(y) - 1, int(frame_x[-1]))
+    wave = _envelope_coverage(y, x_end, value_range, size) * OVERLAY_WAVE_ALPHA
+    line = _polyline_coverage(frame_x / x_end * size, normalised, value_range, size)
+    return _composite([(WAVE_COLOR, wave), (CURVE_COLOR, line)], size)
+
+
+def _rows_from_values(values: np.ndarray, value_range: tuple[float, float], size: int):
+    """Data values -> continuous pixel rows (0 at the top edge, `size` at the bottom)."""
+    bottom, top = value_range
+    if top <= bottom:  # silence: matplotlib would centre the flat line, so do we
+        bottom, top = bottom - 1.0, top + 1.0
+    return (top - values) / (top - bottom) * size
+
+
+def _envelope_coverage(
+    y: np.ndarray, x_end: int, value_range: tuple[float, float], size: int
+) -> np.ndarray:
+    """Fraction of each pixel covered by waveshow's envelope: (size, size) in [0, 1].
+
+    waveshow fills between -max|y| and +max|y| over short frames; per pixel column that
+    is the max |y| over the samples in the column's time span.
+    """
+    starts = np.arange(size) * x_end // size  # first sample of each pixel column
+    inside = starts < len(y)  # columns past the end of the signal (curve overlays) stay empty
+    column_peak = np.zeros(size)
+    column_peak[inside] = np.maximum.reduceat(np.abs(y), starts[inside])  # (size,)
+    edge = 0.5 * ENVELOPE_EDGE_PT * DPI / 72  # half the outline's width, in pixels
+    upper = _rows_from_values(column_peak, value_range, size) - edge
+    lower = _rows_from_values(-column_peak, value_range, size) + edge
+    return _span_coverage(upper, lower, size) * inside
+
+
+def _polyline_coverage(
+    x: np.ndarray, values: np.ndarray, value_range: tuple[float, float], size: int
+) -> np.ndarray:
+    """Fraction of each pixel covered by a default-width line through (x, values).
+
+    `x` is in pixel columns. Per column the line spans the heights it takes inside the
+    column (at both column edges and at its vertices there), thickened by half the
+    line width above and below.
+    """
+    rows = _rows_from_values(values, value_range, size)  # (n_points,)
+    at_edges = np.interp(np.arange(size + 1), x, rows)  # height where the line crosses column edges
+    upper = np.minimum(at_edges[:-1], at_edges[1:])
+    lower = np.maximum(at_edges[:-1], at_edges[1:])
+    column = np.clip(x.astype(np.intp), 0, size - 1)
+    np.minimum.at(upper, column, rows)
+    np.maximum.at(lower, column, rows)
+    half_width = 0.5 * CURVE_WIDTH_PT * DPI / 72
+    coverage = _span_coverage(upper - half_width, lower + half_width, size)
+    # The line starts at x[0] and ends at x[-1]; columns beyond get nothing.
+    columns = np.arange(size)
+    drawn = (columns + 1 > x[0] - half_width) & (columns < x[-1] + half_width)
+    return coverage * drawn
+
+
+def _span_coverage(upper: np.ndarray, lower: np.ndarray, size: int) -> np.ndarray:
+    """Coverage of pixel rows by the vertical span [upper, lower] of each column.
+
+    upper, lower: (size,) continuous rows per column. Returns (size, size) in [0, 1],
+    the length of overlap of pixel [r, r + 1] with the span: exact anti-aliasing
+    in the vertical direction.
+    """
+    top = np.arange(size)[:, None]  # (size, 1) top edge of each pixel row
+    overlap = np.minimum(top + 1, lower[None, :]) - np.maximum(top, upper[None, :])
+    return np.clip(overlap, 0.0, 1.0)
+
+
+def _composite(layers: list[tuple[str, np.ndarray]], size: int) -> np.ndarray:
+    """Paint (colour, coverage) layers in order over a white canvas: (size, size, 3) uint8."""
+    canvas = np.ones((size, size, 3))
+    for colour, coverage in layers:
+        rgb = np.asarray(matplotlib.colors.to_rgb(colour))  # (3,)
+        alpha = coverage[..., None]  # (size, size, 1)
+        canvas = canvas * (1 - alpha) + rgb * alpha
+    return np.rint(canvas * 255).astype(np.uint8)
+
+
+_RENDERERS = {
+    "waveplot": _waveplot_image,
+    "mfcc": _mfcc_image,
+    "mfcc_scaled": _mfcc_scaled_image,
+    "spectral_centroid": _spectral_centroid_image,
+    "spectral_rolloff": _spectral_rolloff_image,
+    "chromagram": _chromagram_image,
+}

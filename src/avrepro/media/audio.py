@@ -1,0 +1,66 @@
+"""Audio tracks out of videos: decode once to 16-bit PCM WAV at the rate a consumer needs."""
+
+import os
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import soundfile
+
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.probe import MediaError, probe, stderr_tail
+
+
+def extract_audio(
+    video_path: str | Path, wav_path: str | Path, sample_rate: int, channels: int = 1
+) -> bool:
+    """Decode the first audio stream of `video_path` into `wav_path` (16-bit PCM).
+
+    Resampling and down-mixing are ffmpeg's (swresample defaults), so every consumer
+    gets the same samples for a given rate. Returns False, writing nothing, when the
+    clip has no audio stream. Raises MediaError with ffmpeg's last words when decoding
+    fails or yields no samples; `wav_path` is written atomically, so it is either
+    complete or absent.
+    """
+    video_path, wav_path = Path(video_path), Path(wav_path)
+    if not probe(video_path).has_audio:
+        return False
+
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target, so that os.replace is an atomic rename; the process id
+    # keeps concurrent writers of the same file apart.
+    tmp_path = wav_path.with_name(f".{wav_path.name}.{os.getpid()}.tmp")
+    try:
+        stream = ffmpeg.input(str(video_path)).output(
+            str(tmp_path),
+            map="0:a:0",
+            format="wav",
+            acodec="pcm_s16le",
+            ar=sample_rate,
+            ac=channels,
+        )
+        stream.global_args("-nostdin", "-hide_banner").run(
+            cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True, overwrite_output=True
+        )
+        if soundfile.info(tmp_path).frames == 0:
+            raise MediaError(video_path, "the audio stream decoded to no samples")
+        os.replace(tmp_path, wav_path)
+    except ffmpeg.Error as error:
+        reason = f"audio decoding failed: {stderr_tail(error.stderr)}"
+        raise MediaError(video_path, reason) from None
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return True
+
+
+def load_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read a WAV file as float32 samples in [-1, 1]: ((channels, samples) array, sample rate)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"WAV file not found: {path}")
+    try:
+        samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except soundfile.LibsndfileError as error:
+        raise MediaError(path, f"cannot read WAV: {error}") from None
+    # soundfile gives (samples, channels); the package uses channels first.
+    return np.ascontiguousarray(samples.T), sample_rate

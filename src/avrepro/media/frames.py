@@ -1,0 +1,129 @@
+"""RGB frames out of videos, sampled the way each paper's visual backbone expects.
+
+Every sampler decodes the clip once (all frames, resized by ffmpeg) and then picks
+frames by index. Clips in the five datasets are short (seconds, at most a few
+minutes for UCF101/ActivityNet-style clips), so holding them decoded at a 256-pixel
+short side costs tens to a few hundred MB, and picking by index is exact where
+seeking in compressed streams is not.
+"""
+
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.probe import MediaError, Probe, probe, stderr_tail
+
+
+def segment_indices(n_frames: int, n_segments: int) -> np.ndarray:
+    """TSN's test-time sampling: the centre frame of each of `n_segments` equal segments.
+
+    This is mmaction2's SampleFrames in test mode with clip_len=1:
+    index_k = floor((k + 1/2) * n_frames / n_segments). When the clip has fewer frames
+    than segments, neighbouring segments share a frame, so indices repeat (as in
+    mmaction2) and every clip still yields `n_segments` frames.
+    """
+    if n_frames < 1 or n_segments < 1:
+        raise ValueError(f"need n_frames >= 1 and n_segments >= 1, got {n_frames}, {n_segments}")
+    segment_length = n_frames / n_segments
+    return ((np.arange(n_segments) + 0.5) * segment_length).astype(np.int64)
+
+
+def read_frames(path: str | Path, short_side: int) -> np.ndarray:
+    """Decode every frame of the first video stream, resized so the short side is `short_side`.
+
+    Returns a read-only (T, H, W, 3) uint8 RGB array (a view of ffmpeg's output).
+    """
+    return _decode(Path(path), probe(path), short_side)
+
+
+def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    """The central size x size window of (..., H, W, 3) frames (a view, no copy)."""
+    height, width = frames.shape[-3:-1]
+    if size > height or size > width:
+        raise ValueError(f"crop {size} is larger than the frames ({height}x{width})")
+    # Same offsets as mmaction2's CenterCrop: the odd pixel goes to the bottom/right.
+    top, left = (height - size) // 2, (width - size) // 2
+    return frames[..., top : top + size, left : left + size, :]
+
+
+def sample_tsn(path: str | Path, n_segments: int, short_side: int, crop: int) -> np.ndarray:
+    """TSN test-time input: the centre frame of each segment, centre-cropped.
+
+    Returns (n_segments, crop, crop, 3) uint8.
+    """
+    frames = read_frames(path, short_side)  # (T, H, W, 3)
+    return center_crop(frames, crop)[segment_indices(len(frames), n_segments)]
+
+
+def sample_clips(
+    path: str | Path, n_clips: int, frames_per_clip: int, short_side: int, crop: int
+) -> np.ndarray:
+    """MAFnet input: consecutive one-second windows, `frames_per_clip` frames from each.
+
+    Returns (n_windows, frames_per_clip, crop, crop, 3) uint8 with n_windows <= n_clips.
+    MAFnet (after Tian et al.'s AVE setup) cuts a video into T=10 non-overlapping 1-s
+    clips of 16 frames. Choices the paper leaves open:
+    - only complete seconds make windows: a trailing partial second is dropped, and a
+      clip shorter than one second gives a single window spanning all of it;
+    - a video shorter than `n_clips` seconds gives fewer windows; the caller zero-pads
+      and keeps the count of valid windows;
+    - inside a window the frames are the TSN segment centres (evenly spaced), so a
+      window holding fewer than `frames_per_clip` frames repeats some.
+    Windows are located with the container's average frame rate, i.e. the video is
+    taken as constant-frame-rate, which holds for the datasets' transcoded clips.
+    """
+    info = probe(path)
+    if not info.fps:
+        raise MediaError(path, "frame rate unknown, cannot cut one-second windows")
+    frames = _decode(Path(path), info, short_side)  # (T, H, W, 3)
+    n_windows = min(n_clips, max(1, int(len(frames) / info.fps)))
+    windows = []
+    for window in range(n_windows):
+        start = round(window * info.fps)
+        stop = min(round((window + 1) * info.fps), len(frames))
+        windows.append(start + segment_indices(stop - start, frames_per_clip))
+    indices = np.stack(windows)  # (n_windows, frames_per_clip)
+    return center_crop(frames, crop)[indices]
+
+
+def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) with the short side set to `short_side` and the aspect ratio kept.
+
+    The long side is rounded to an even number, as ffmpeg's `scale=-2` does, so that the
+    frames can also be re-encoded as yuv420 video (e.g. for inspection) unchanged.
+    Pixels are taken as square, as they are in UCF101, Kinetics, AVE and MiT clips.
+    """
+    if width <= height:
+        return short_side, 2 * round(height * short_side / width / 2)
+    return 2 * round(width * short_side / height / 2), short_side
+
+
+def _decode(path: Path, info: Probe, short_side: int) -> np.ndarray:
+    """All frames of `path` as (T, H, W, 3) uint8, through an ffmpeg rawvideo pipe."""
+    if not info.has_video or info.width is None or info.height is None:
+        raise MediaError(path, "no video stream with a known picture size")
+    width, height = output_size(info.width, info.height, short_side)
+    stream = ffmpeg.input(str(path)).output(
+        "pipe:",
+        map="0:v:0",
+        format="rawvideo",
+        pix_fmt="rgb24",
+        # Bilinear, as mmcv's imresize (used by the TSN/mmaction2 pipelines) defaults to.
+        vf=f"scale={width}:{height}:flags=bilinear",
+        # Every decoded frame once: no duplication or dropping to a constant rate.
+        fps_mode="passthrough",
+    )
+    try:
+        raw, _ = stream.global_args("-nostdin", "-hide_banner").run(
+            cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True
+        )
+    except ffmpeg.Error as error:
+        raise MediaError(path, f"video decoding failed: {stderr_tail(error.stderr)}") from None
+    if not raw:
+        raise MediaError(path, "no video frames could be decoded")
+    frame_bytes = height * width * 3
+    if len(raw) % frame_bytes:
+        raise MediaError(path, f"decoded {len(raw)} bytes, not a whole number of frames")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width, 3)

@@ -1,0 +1,136 @@
+"""Bodies of the media stage's per-shard jobs: audio WAVs and sampled frames.
+
+A job receives its shard's manifest rows (avrepro.data.manifest.shard_rows) and
+returns an index with one row per manifest row, so that a clip that cannot be
+decoded is a recorded status, never a failed job.
+"""
+
+import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile
+from tqdm import tqdm
+
+from avrepro.media.audio import extract_audio
+from avrepro.media.frames import sample_clips, sample_tsn
+from avrepro.media.probe import MediaError
+
+AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "reason"]
+FRAMES_INDEX_COLUMNS = ["clip_id", "frames_status", "reason"]
+_SPEC_KEYS = {
+    "tsn": ("segments", "short_side", "crop"),
+    "clips": ("clips", "frames_per_clip", "short_side", "crop"),
+}
+
+
+def extract_audio_shard(
+    rows: pd.DataFrame, out_dir: Path, sample_rate: int, channels: int = 1
+) -> pd.DataFrame:
+    """Write `out_dir/{clip_id}.wav` for each usable manifest row; return the audio index.
+
+    Index columns: clip_id, audio_status ("ok", "no_audio", "error", "skipped"),
+    n_samples (0 unless ok), reason. Rows whose manifest status is not "ok" are
+    skipped; rows the manifest marks soundless are "no_audio" without being opened.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="audio", unit="clip"):
+        if row.status != "ok":
+            records.append((row.clip_id, "skipped", 0, _skip_reason(row)))
+            continue
+        if not row.has_audio:
+            records.append((row.clip_id, "no_audio", 0, "manifest: no audio stream"))
+            continue
+        wav_path = out_dir / f"{row.clip_id}.wav"
+        try:
+            if extract_audio(row.path, wav_path, sample_rate, channels):
+                records.append((row.clip_id, "ok", soundfile.info(wav_path).frames, ""))
+            else:
+                records.append((row.clip_id, "no_audio", 0, "no audio stream in the file"))
+        except (MediaError, OSError) as error:
+            records.append((row.clip_id, "error", 0, str(error)))
+    return pd.DataFrame.from_records(records, columns=AUDIO_INDEX_COLUMNS)
+
+
+def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.DataFrame:
+    """Sample frames from each usable manifest row into one `.npz`; return the frames index.
+
+    `spec` is {"sampler": "tsn", "segments", "short_side", "crop"} or {"sampler":
+    "clips", "clips", "frames_per_clip", "short_side", "crop"}. The archive holds, for
+    the N clips that decoded, `clip_id` (N,) str and `frames` uint8:
+    (N, segments, crop, crop, 3) for "tsn", (N, clips, frames_per_clip, crop, crop, 3)
+    for "clips", whose clips beyond a short video's length are zeros and whose `n_valid`
+    (N,) int64 counts the real ones. Index columns: clip_id, frames_status ("ok",
+    "error", "skipped"), reason.
+    """
+    sample, frames_shape = _sampler(spec)
+    # Preallocated for every row and trimmed to the decoded ones when saving, so that
+    # the shard's frames are held in memory once rather than once more by np.stack.
+    frames = np.zeros((len(rows), *frames_shape), dtype=np.uint8)
+    n_valid = np.zeros(len(rows), dtype=np.int64)
+    clip_ids: list[str] = []
+    records = []
+    for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="frames", unit="clip"):
+        if row.status != "ok":
+            records.append((row.clip_id, "skipped", _skip_reason(row)))
+            continue
+        try:
+            sampled = sample(row.path)
+        except (MediaError, OSError) as error:
+            records.append((row.clip_id, "error", str(error)))
+            continue
+        frames[len(clip_ids), : len(sampled)] = sampled
+        n_valid[len(clip_ids)] = len(sampled)
+        clip_ids.append(row.clip_id)
+        records.append((row.clip_id, "ok", ""))
+
+    arrays = {"clip_id": np.array(clip_ids, dtype=str), "frames": frames[: len(clip_ids)]}
+    if spec["sampler"] == "clips":
+        arrays["n_valid"] = n_valid[: len(clip_ids)]
+    _save_npz_atomically(Path(out_path), arrays)
+    return pd.DataFrame.from_records(records, columns=FRAMES_INDEX_COLUMNS)
+
+
+def _skip_reason(row) -> str:
+    return f"manifest status {row.status}: {row.reason}"
+
+
+def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
+    """(function path -> sampled frames, shape of one clip's frames) for a frame spec."""
+    kind = spec.get("sampler")
+    if kind not in _SPEC_KEYS:
+        raise ValueError(f"frame spec {spec}: 'sampler' must be one of {sorted(_SPEC_KEYS)}")
+    missing = [key for key in _SPEC_KEYS[kind] if key not in spec]
+    if missing:
+        raise ValueError(f"frame spec {spec}: missing key(s) {missing}")
+    crop, short_side = spec["crop"], spec["short_side"]
+    if kind == "tsn":
+        sample = partial(sample_tsn, n_segments=spec["segments"], short_side=short_side, crop=crop)
+        return sample, (spec["segments"], crop, crop, 3)
+    sample = partial(
+        sample_clips,
+        n_clips=spec["clips"],
+        frames_per_clip=spec["frames_per_clip"],
+        short_side=short_side,
+        crop=crop,
+    )
+    return sample, (spec["clips"], spec["frames_per_clip"], crop, crop, 3)
+
+
+def _save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target, so that os.replace is an atomic rename; the process id
+    # keeps concurrent writers of the same file apart.
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        # Uncompressed: decoded video barely shrinks under zlib and loads faster raw.
+        with open(tmp_path, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)

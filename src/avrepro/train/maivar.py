@@ -1,0 +1,213 @@
+"""Train one MAiVAR run (phase 1: audio or video MLP; phase 2: dominant head fusion)
+on frozen features and write its run folder.
+
+Variants (see avrepro.naming):
+  vmlp                      video-only, TSN BN-Inception features (B, 25, 1024)
+  amlp_rep-{r}_bb-{b}       audio-only, backbone b on audio-image representation r
+  dhf_rep-{r}_bb-{b}        dominant head fusion of both, initialised from vmlp (same seed)
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from sklearn.model_selection import train_test_split
+
+from avrepro.features.store import read_store
+from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
+from avrepro.naming import parse_variant
+from avrepro.train.loop import Schedule, Split, evaluate, fit
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Which feature stores a variant reads, keyed by modality."""
+
+    audio: str | None  # extractor name, e.g. "irv2-ch"
+    video: str | None  # e.g. "tsn_bninception-tsn25"
+
+
+def variant_inputs(variant: str, video_extractor: str) -> Inputs:
+    model, opts = parse_variant(variant)
+    audio = f"{backbone_name(opts['bb'])}-{opts['rep']}" if model in ("amlp", "dhf") else None
+    video = video_extractor if model in ("vmlp", "dhf") else None
+    if model not in ("vmlp", "amlp", "dhf"):
+        raise ValueError(f"unknown MAiVAR model {model!r} in variant {variant!r}")
+    return Inputs(audio=audio, video=video)
+
+
+def backbone_name(code: str) -> str:
+    """Variant values carry no underscores: `efficientnetb0` names `efficientnet_b0`."""
+    from avrepro.features.backbones import BACKBONES
+
+    for name in BACKBONES:
+        if name.replace("_", "") == code:
+            return name
+    raise ValueError(f"unknown backbone code {code!r}; known: {sorted(BACKBONES)}")
+
+
+def backbone_code(name: str) -> str:
+    return name.replace("_", "")
+
+
+def assemble(manifest: pd.DataFrame, stores: dict[str, tuple[np.ndarray, np.ndarray]]):
+    """Clips usable by every store: status ok, with audio (UCF51 and Kinetics-Sounds are
+    audio-visual sets: MAiVAR uses clips that have an audio track, for every modality,
+    so that audio-only, video-only and fusion are compared on the same clips).
+
+    Returns (rows of the manifest in a fixed order, {modality: features aligned to rows}).
+    """
+    usable = manifest[(manifest.status == "ok") & manifest.has_audio.astype(bool)]
+    ids = set(usable.clip_id)
+    for clip_ids, _ in stores.values():
+        ids &= set(clip_ids)
+    rows = usable[usable.clip_id.isin(ids)].sort_values("clip_id").reset_index(drop=True)
+    aligned = {}
+    for modality, (clip_ids, feats) in stores.items():
+        position = pd.Series(np.arange(len(clip_ids)), index=clip_ids)
+        aligned[modality] = feats[position.loc[rows.clip_id].to_numpy()]
+    return rows, aligned
+
+
+def holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
+    """Boolean mask of the validation clips, drawn from the training split.
+
+    The paper reports on UCF101's split-1 test list (Kinetics: the validation set) and
+    is silent on model selection; we hold out a stratified `fraction` of the training
+    clips with a fixed seed (the same clips for every run and seed, so runs compare)
+    and select the epoch with the best accuracy on them.
+    """
+    train_idx = np.flatnonzero(rows.split == "train")
+    _, val_idx = train_test_split(
+        train_idx, test_size=fraction, random_state=0, stratify=rows.label_index.iloc[train_idx]
+    )
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[val_idx] = True
+    return mask
+
+
+def standardization(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over the training clips (std floored to avoid 0/0)."""
+    flat = features[train].reshape(int(train.sum()), -1)
+    return flat.mean(0), np.maximum(flat.std(0), 1e-8)
+
+
+def standardize(features: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    mean, std = stats
+    shape = features.shape
+    return ((features.reshape(shape[0], -1) - mean) / std).reshape(shape).astype(np.float32)
+
+
+def _split(features: dict[str, np.ndarray], labels: np.ndarray, mask: np.ndarray, order):
+    inputs = tuple(torch.from_numpy(features[m][mask]).float() for m in order)
+    return Split(inputs=inputs, labels=torch.from_numpy(labels[mask]).long())
+
+
+def _fingerprint(run_config: dict, shards: dict[str, list[Path]]) -> str:
+    """Digest of the run's definition and of its input files' identity (size, mtime)."""
+    files = sorted(str(p) for paths in shards.values() for p in paths)
+    stamp = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_model(path: Path, n_classes: int, hidden: int) -> tuple[torch.nn.Module, dict]:
+    """A trained run's model (best epoch) and the standardisation it was trained with."""
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    dims = saved["input_dims"]
+    if saved["model"] == "dhf":
+        model = DominantHeadFusion(dims["audio"], dims["video"], n_classes, hidden)
+    else:
+        model = MLP(next(iter(dims.values())), n_classes, hidden)
+    model.load_state_dict(saved["state"])
+    return model.eval(), saved["standardization"]
+
+
+def run(
+    variant: str,
+    manifest_path: Path,
+    shards: dict[str, list[Path]],
+    n_classes: int,
+    hparams: dict,
+    seed: int,
+    out_dir: Path,
+    video_mlp: Path | None = None,
+    device: str = "cpu",
+) -> dict:
+    """Train `variant` and write metrics.json, history.csv, predictions.parquet, model.pt
+    and config.yaml into `out_dir` (plus checkpoint.pt, the resumable training state).
+    `shards` maps modality ("audio", "video") to its feature-store shards; `hparams` holds
+    val_fraction, standardize, hidden and one schedule per model (vmlp, amlp, dhf)."""
+    model_name, _ = parse_variant(variant)
+    order = {"vmlp": ("video",), "amlp": ("audio",), "dhf": ("audio", "video")}[model_name]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = pd.read_csv(manifest_path)
+    rows, feats = assemble(manifest, {m: read_store(shards[m]) for m in order})
+    labels = rows.label_index.to_numpy()
+    val = holdout(rows, hparams["val_fraction"])
+    train = (rows.split == "train").to_numpy() & ~val
+    test = (rows.split == "test").to_numpy()
+    stats = {}
+    if hparams["standardize"]:
+        stats = {m: standardization(feats[m], train) for m in order}
+        feats = {m: standardize(feats[m], stats[m]) for m in order}
+    splits = [_split(feats, labels, mask, order) for mask in (train, val, test)]
+    dims = {m: int(np.prod(feats[m].shape[1:])) for m in order}
+
+    hidden = hparams["hidden"]
+    schedule = Schedule(**hparams[model_name])
+    torch.manual_seed(seed)
+    if model_name == "dhf":
+        model = DominantHeadFusion(dims["audio"], dims["video"], n_classes, hidden)
+        vmlp, _ = load_model(video_mlp, n_classes, hidden)
+        model.init_from_video_mlp(vmlp)
+    else:
+        model = MLP(dims[order[0]], n_classes, hidden)
+
+    run_config = {
+        "variant": variant, "seed": seed, "n_classes": n_classes, "hidden": hidden,
+        "schedule": asdict(schedule), "val_fraction": hparams["val_fraction"],
+        "standardize": hparams["standardize"],
+        "inputs": {m: [str(p) for p in shards[m]] for m in order},
+        "video_mlp": str(video_mlp) if video_mlp else None,
+    }
+    result = fit(
+        model, *splits, schedule=schedule, seed=seed, checkpoint=out_dir / "checkpoint.pt",
+        device=torch.device(device), fingerprint=_fingerprint(run_config, shards),
+        regulariser=l1_penalty if model_name == "dhf" else None,
+    )
+    model.load_state_dict(result.best_state)
+    _, test_acc, probs = evaluate(model, splits[2], schedule.batch_size, torch.device(device))
+
+    torch.save({"model": model_name, "state": result.best_state, "input_dims": dims,
+                "standardization": stats, "best_epoch": result.best_epoch},
+               out_dir / "model.pt")
+    test_rows = rows[test]
+    pd.DataFrame({
+        "clip_id": test_rows.clip_id.to_numpy(),
+        "label_index": test_rows.label_index.to_numpy(),
+        "prediction": probs.argmax(1).numpy(),
+        "confidence": probs.max(1).values.numpy(),
+    }).to_parquet(out_dir / "predictions.parquet", index=False)
+    pd.DataFrame(result.history).to_csv(out_dir / "history.csv", index=False)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    metrics = {
+        "paper": "maivar",
+        "variant": variant,
+        "seed": seed,
+        "accuracy": 100 * test_acc,
+        "best_epoch": result.best_epoch,
+        "val_accuracy": 100 * result.history[result.best_epoch]["val_acc"],
+        "clips": {"train": int(train.sum()), "val": int(val.sum()), "test": int(test.sum()),
+                  "listed": len(manifest), "unusable": int(len(manifest) - len(rows))},
+    }
+    tmp = out_dir / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2))
+    os.replace(tmp, out_dir / "metrics.json")  # last: its presence marks a finished run
+    return metrics

@@ -1,0 +1,160 @@
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from avrepro.media.audio import load_wav
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.frames import sample_tsn
+from avrepro.media.shards import (
+    AUDIO_INDEX_COLUMNS,
+    FRAMES_INDEX_COLUMNS,
+    extract_audio_shard,
+    sample_frames_shard,
+)
+
+TSN_SPEC = {"sampler": "tsn", "segments": 3, "short_side": 32, "crop": 24}
+CLIPS_SPEC = {"sampler": "clips", "clips": 4, "frames_per_clip": 2, "short_side": 32, "crop": 24}
+
+
+def make_clip(path: Path, *, audio: bool) -> Path:
+    """A 2-s 64x48 10-fps H.264 clip (testsrc), with a 440 Hz AAC track when `audio`."""
+    sources = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2"]
+    if audio:
+        sources += ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
+    subprocess.run(
+        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *sources, "-c:v", "libx264"]
+        + (["-c:a", "aac"] if audio else [])
+        + [str(path)],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """A hand-written manifest over synthesized clips, one row per case a shard meets."""
+    folder = tmp_path_factory.mktemp("clips")
+    with_audio = make_clip(folder / "av.mp4", audio=True)
+    silent = make_clip(folder / "silent.mp4", audio=False)
+    truncated = folder / "truncated.mp4"
+    # Cut after the manifest was written: the manifest still says "ok". ffmpeg writes the
+    # MP4 index (moov atom) last, so the first half of the file has none.
+    truncated.write_bytes(with_audio.read_bytes()[: with_audio.stat().st_size // 2])
+    empty = folder / "empty.mp4"
+    empty.touch()
+    rows = [
+        # clip_id, path, has_audio, status, reason
+        ("av", with_audio, True, "ok", ""),
+        ("silent", silent, False, "ok", ""),
+        ("mislabelled", silent, True, "ok", ""),  # the manifest wrongly claims a track
+        ("truncated", truncated, True, "ok", ""),
+        ("empty", empty, None, "empty", "empty file (0 bytes)"),
+        ("gone", folder / "gone.mp4", None, "missing", "file not found"),
+    ]
+    return pd.DataFrame(
+        {
+            "clip_id": [row[0] for row in rows],
+            "path": [str(row[1]) for row in rows],
+            "label": "ApplyEyeMakeup",
+            "label_index": 0,
+            "split": "train",
+            "duration": [2.0, 2.0, 2.0, 2.0, None, None],
+            "has_audio": [row[2] for row in rows],
+            "status": [row[3] for row in rows],
+            "reason": [row[4] for row in rows],
+        }
+    )
+
+
+def statuses(index: pd.DataFrame, column: str) -> dict[str, str]:
+    return dict(zip(index["clip_id"], index[column], strict=True))
+
+
+def test_audio_shard_records_every_row(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    index = extract_audio_shard(manifest, tmp_path / "audio", sample_rate=16000)
+
+    assert list(index.columns) == AUDIO_INDEX_COLUMNS
+    assert statuses(index, "audio_status") == {
+        "av": "ok",
+        "silent": "no_audio",
+        "mislabelled": "no_audio",
+        "truncated": "error",
+        "empty": "skipped",
+        "gone": "skipped",
+    }
+    by_clip = index.set_index("clip_id")
+    assert "moov atom not found" in by_clip.loc["truncated", "reason"]
+    assert "manifest status missing" in by_clip.loc["gone", "reason"]
+
+    # Only the decoded clip has a WAV, and no temporary file is left behind.
+    assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == ["av.wav"]
+    samples, rate = load_wav(tmp_path / "audio" / "av.wav")
+    assert rate == 16000 and samples.shape == (1, by_clip.loc["av", "n_samples"])
+    assert by_clip.loc["av", "n_samples"] > 1.9 * 16000
+    assert (by_clip.drop(index="av")["n_samples"] == 0).all()
+
+
+def test_tsn_frames_shard(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    out_path = tmp_path / "frames" / "shard-000.npz"
+    index = sample_frames_shard(manifest, TSN_SPEC, out_path)
+
+    assert list(index.columns) == FRAMES_INDEX_COLUMNS
+    assert statuses(index, "frames_status") == {
+        "av": "ok",
+        "silent": "ok",  # frames do not need sound
+        "mislabelled": "ok",
+        "truncated": "error",
+        "empty": "skipped",
+        "gone": "skipped",
+    }
+    assert sorted(p.name for p in out_path.parent.iterdir()) == ["shard-000.npz"]
+    with np.load(out_path) as shard:
+        assert set(shard.files) == {"clip_id", "frames"}
+        assert list(shard["clip_id"]) == ["av", "silent", "mislabelled"]
+        assert shard["frames"].shape == (3, 3, 24, 24, 3) and shard["frames"].dtype == np.uint8
+        expected = sample_tsn(manifest["path"][0], n_segments=3, short_side=32, crop=24)
+        np.testing.assert_array_equal(shard["frames"][0], expected)
+
+
+def test_clips_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    out_path = tmp_path / "shard-001.npz"
+    index = sample_frames_shard(manifest.iloc[:1], CLIPS_SPEC, out_path)
+    assert statuses(index, "frames_status") == {"av": "ok"}
+
+    with np.load(out_path) as shard:
+        frames, n_valid = shard["frames"], shard["n_valid"]
+    # The 2-s clip fills two of the four one-second clips; the rest are zeros.
+    assert frames.shape == (1, 4, 2, 24, 24, 3)
+    assert n_valid.tolist() == [2]
+    assert frames[0, :2].mean() > 20
+    assert not frames[0, 2:].any()
+
+
+def test_a_shard_without_usable_clips_still_writes_its_archive(
+    manifest: pd.DataFrame, tmp_path: Path
+) -> None:
+    out_path = tmp_path / "shard-002.npz"
+    index = sample_frames_shard(manifest.iloc[4:], TSN_SPEC, out_path)
+    assert set(index["frames_status"]) == {"skipped"}
+    with np.load(out_path) as shard:
+        assert shard["clip_id"].shape == (0,)
+        assert shard["frames"].shape == (0, 3, 24, 24, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"sampler": "dense", "short_side": 32, "crop": 24}, "'sampler' must be one of"),
+        ({"sampler": "tsn", "short_side": 32, "crop": 24}, "segments"),
+        ({"sampler": "clips", "clips": 4, "short_side": 32, "crop": 24}, "frames_per_clip"),
+    ],
+)
+def test_a_bad_spec_is_named_before_any_work(
+    manifest: pd.DataFrame, tmp_path: Path, spec: dict, words: str
+) -> None:
+    with pytest.raises(ValueError, match=words):
+        sample_frames_shard(manifest, spec, tmp_path / "shard.npz")
+    assert list(tmp_path.iterdir()) == []

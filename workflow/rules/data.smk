@@ -1,0 +1,55 @@
+# Acquire raw datasets (download in the full tier, synthesize in the smoke tier) and
+# write one manifest per dataset. Downloads run on the submit host: compute nodes are
+# assumed offline.
+
+
+localrules:
+    acquire_raw,
+
+
+# Kinetics is large: only the classes that some configured dataset uses are fetched.
+rule acquire_raw:
+    output:
+        "resources/{raw}/.complete",
+    params:
+        cfg=lambda w: config["raw"][w.raw],
+        classes=lambda w: sorted(
+            {c for d in config["datasets"].values() if d["raw"] == w.raw for c in d["classes"]}
+        ),
+    log:
+        "logs/acquire/{raw}.log",
+    script:
+        "../../scripts/acquire_raw.py"
+
+
+# One localrule per backbone: jobs on compute nodes load weights from these files only.
+for _backbone in KNOWN_WEIGHTS:
+
+    rule:
+        name:
+            f"download_weights_{_backbone}"
+        output:
+            weights_file(_backbone),
+        params:
+            backbone=_backbone,
+        localrule: True
+        log:
+            f"logs/weights/{_backbone}.log",
+        script:
+            "../../scripts/download_weights.py"
+
+
+rule manifest:
+    input:
+        lambda w: f"resources/{config['datasets'][w.dataset]['raw']}/.complete",
+    output:
+        manifest="results/manifests/{dataset}.csv",
+        coverage="results/manifests/{dataset}.coverage.csv",
+    params:
+        cfg=lambda w: config["datasets"][w.dataset],
+        root=lambda w: f"resources/{config['datasets'][w.dataset]['raw']}",
+    threads: 4
+    log:
+        "logs/manifest/{dataset}.log",
+    script:
+        "../../scripts/build_manifest.py"

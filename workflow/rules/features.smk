@@ -1,0 +1,39 @@
+# Frozen backbones turn media into features: one store per (dataset, extractor), where an
+# extractor is `{backbone}-{input}` (input: an audio-image representation or a frame spec).
+
+
+rule audio_image_features:
+    # All representations of a shard in one job: the clip's STFT is computed once.
+    input:
+        audio=f"results/media/{{dataset}}/audio-{MAIVAR['audio_rate']}/shard-{{shard}}",
+        weights=lambda w: weights_input(w.backbone),
+    output:
+        expand("results/features/{{dataset}}/{{backbone}}-{rep}/shard-{{shard}}.npz", rep=REPS),
+    params:
+        representations=REPS,
+        image_size=MAIVAR["image_size"],
+        batch_size=MAIVAR["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    log:
+        "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log",
+    script:
+        "../../scripts/audio_image_features.py"
+
+
+rule video_features:
+    input:
+        frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
+        weights=lambda w: weights_input(w.backbone),
+    output:
+        "results/features/{dataset}/{backbone}-{spec}/shard-{shard}.npz",
+    params:
+        batch_size=MAIVAR["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    log:
+        "logs/features/{dataset}/{backbone}-{spec}/shard-{shard}.log",
+    script:
+        "../../scripts/video_features.py"

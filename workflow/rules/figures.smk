@@ -1,0 +1,89 @@
+# MAiVAR's figures, each from run folders and features only.
+from avrepro.train.maivar import backbone_code
+
+def maivar_runs(dataset, variants, filename):
+    return [
+        f"{run_dir('maivar', dataset, v, s)}/{filename}" for v in variants for s in config["seeds"]
+    ]
+
+
+def figure_outputs(name):
+    """The PNG goes into `snakemake --report` with its caption; the PDF is for papers."""
+    png = report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+    return [png, f"results/{name}.pdf"]
+
+
+rule fig6_maivar:
+    input:
+        maivar_runs(
+            "ucf51",
+            [
+                f"amlp_rep-{rep}_bb-{backbone_code(b)}"
+                for b in MAIVAR["compare_backbones"]
+                for rep in REPS
+            ],
+            "metrics.json",
+        ),
+    output:
+        figure_outputs("fig6_maivar"),
+    log:
+        "logs/figures/fig6_maivar.log",
+    script:
+        "../../scripts/fig6_maivar.py"
+
+
+rule fig7_maivar:
+    input:
+        maivar_runs(
+            "ucf51",
+            [f"dhf_rep-{rep}_bb-{backbone_code(MAIVAR['fusion_backbone'])}" for rep in REPS],
+            "history.csv",
+        ),
+    output:
+        figure_outputs("fig7_maivar"),
+    log:
+        "logs/figures/fig7_maivar.log",
+    script:
+        "../../scripts/fig7_maivar.py"
+
+
+rule fig8_maivar:
+    input:
+        manifest=manifest("kinetics_sounds"),
+        video=feature_shards("kinetics_sounds", MAIVAR_VIDEO),
+        audio=feature_shards("kinetics_sounds", f"{MAIVAR['fusion_backbone']}-ch"),
+        model=(
+            f"{run_dir('maivar', 'kinetics_sounds', 'dhf_rep-ch_bb-' + backbone_code(MAIVAR['fusion_backbone']), config['seeds'][0])}"
+            "/model.pt"
+        ),
+    output:
+        figure_outputs("fig8_maivar"),
+    params:
+        classes=config["datasets"]["kinetics_sounds"]["classes"],
+        tsne=MAIVAR["tsne"],
+        hidden=MAIVAR["hidden"],
+    log:
+        "logs/figures/fig8_maivar.log",
+    script:
+        "../../scripts/fig8_maivar.py"
+
+
+rule fig9_maivar:
+    input:
+        manifest=manifest("ucf51"),
+        audio=f"results/media/ucf51/audio-{MAIVAR['audio_rate']}/shard-000",
+        frames=f"results/media/ucf51/frames-{MAIVAR['frames']}/shard-000.npz",
+    output:
+        figure_outputs("fig9_maivar"),
+    params:
+        image_size=MAIVAR["image_size"],
+    log:
+        "logs/figures/fig9_maivar.log",
+    script:
+        "../../scripts/fig9_maivar.py"
+
+
+def maivar_targets():
+    tables = [f"results/table{n}_maivar.csv" for n in (1, 2, 3)]
+    figures = [f"results/fig{n}_maivar.{ext}" for n in (6, 7, 8, 9) for ext in ("png", "pdf")]
+    return tables + figures

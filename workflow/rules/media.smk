@@ -1,0 +1,27 @@
+# Decode each clip once per consumer: audio as WAV at the rate a consumer needs, frames
+# once per sampling spec. One job per shard (manifest rows i mod n_shards).
+
+
+rule extract_audio:
+    input:
+        lambda w: manifest(w.dataset),
+    output:
+        directory("results/media/{dataset}/audio-{rate}/shard-{shard}"),
+    log:
+        "logs/media/{dataset}/audio-{rate}/shard-{shard}.log",
+    script:
+        "../../scripts/extract_audio.py"
+
+
+rule sample_frames:
+    input:
+        lambda w: manifest(w.dataset),
+    output:
+        frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
+        index="results/media/{dataset}/frames-{spec}/shard-{shard}.csv",
+    params:
+        spec=lambda w: config["frames"][w.spec],
+    log:
+        "logs/media/{dataset}/frames-{spec}/shard-{shard}.log",
+    script:
+        "../../scripts/sample_frames.py"
