@@ -48,6 +48,8 @@ def test_zip_in_the_ucf101_splits_layout(tmp_path):
     assert files == sorted(tmp_path / "out" / name for name in SPLITS)
     for name, data in SPLITS.items():
         assert (tmp_path / "out" / name).read_bytes() == data
+    (tmp_path / "reference").mkdir()  # the target gets the mode of any new folder
+    assert (tmp_path / "out").stat().st_mode == (tmp_path / "reference").stat().st_mode
 
 
 @pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".tar.bz2", ".tar.xz"])

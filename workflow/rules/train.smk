@@ -28,7 +28,9 @@ rule train_maivar:
         model="results/maivar/{dataset}/{variant}/seed{seed}/model.pt",
     params:
         n_classes=lambda w: len(config["datasets"][w.dataset]["classes"]),
-        hparams={k: MAIVAR[k] for k in ("val_fraction", "hidden", "vmlp", "amlp", "dhf")},
+        hparams={
+            k: MAIVAR[k] for k in ("val_fraction", "standardize", "hidden", "vmlp", "amlp", "dhf")
+        },
         device=device(),
     resources:
         gpu=1,

@@ -13,7 +13,6 @@ run resumes at the first step whose result is missing.
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -144,7 +143,7 @@ def acquire_kinetics_videos(
         {
             "youtube_id": [row["youtube_id"] for row in records],
             "label": [row["label"] for row in records],
-            "status": [status for status, _ in outcomes],
+            "status": [state for state, _ in outcomes],
             "reason": [reason for _, reason in outcomes],
         },
         columns=STATUS_COLUMNS,
@@ -203,8 +202,7 @@ def _check_columns(path: Path) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as f:
-        f.write(text)
-    os.replace(f.name, path)
+    # Not tempfile: its 0600 mode would become the file's once renamed.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)

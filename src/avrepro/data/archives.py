@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -49,9 +48,10 @@ def extract(archive: Path, target: Path) -> list[Path]:
         raise ArchiveError(f"{archive}: no such archive")
     unpack = _unpacker(archive)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    )
+    # Not tempfile.mkdtemp: its 0700 mode would become the target's once renamed.
+    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(staging, ignore_errors=True)  # left by a killed run that had this pid
+    staging.mkdir()
     try:
         try:
             unpack(archive, staging)

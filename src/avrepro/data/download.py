@@ -28,6 +28,8 @@ CHUNK_BYTES = 1 << 20
 BACKOFF_S = 2.0
 # Some dataset hosts refuse urllib's default "Python-urllib/x.y" agent.
 USER_AGENT = "avrepro/0.1 (dataset download)"
+# Worth retrying; a local OSError (disk full) is not, so OSError as a whole is not caught.
+_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException)
 
 
 class DownloadError(Exception):
@@ -132,10 +134,10 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
             raise _Transient(status) from error
         part.unlink(missing_ok=True)
         if error.code == 416:
-            # The .part is not a prefix of the remote file (it is as long or longer).
+            # Range not satisfiable: the .part is as long as the remote file or longer.
             raise _Transient(f"{status} for the partial file; restarting") from error
         raise DownloadError(url, status) from error
-    except (OSError, http.client.HTTPException) as error:  # URLError is an OSError
+    except _NETWORK_ERRORS as error:
         raise _Transient(f"connection failed: {error}") from error
     if length is not None and received < int(length):
         raise _Transient(f"truncated body: received {offset + received} of {total} bytes")
