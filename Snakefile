@@ -13,8 +13,8 @@ REPO = Path(workflow.basedir)
 # Jobs import the avrepro package from the checkout, whichever environment runs them
 # (the venv installs it editable; a --sdm conda environment does not).
 sys.path.insert(0, str(REPO / "src"))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
 )
 
 

@@ -1,10 +1,15 @@
 # Input functions and names shared by every stage.
 from avrepro.features.weights import KNOWN_WEIGHTS, file_name_from_url
-from avrepro.naming import VARIANT_PATTERN, run_dir
+from avrepro.naming import VARIANT_PATTERN, parse_variant, run_dir
 from avrepro.papers import load_metafile
+from avrepro.train.maivar import backbone_code, variant_inputs
 
+ENV = "../../envs/avrepro.yaml"  # every rule's conda environment (--sdm conda)
 MAIVAR = config["maivar"]
 REPS = MAIVAR["representations"]
+MAIVAR_VIDEO = f"{MAIVAR['video_backbone']}-{MAIVAR['frames']}"  # the video feature store
+FUSION_CODE = backbone_code(MAIVAR["fusion_backbone"])
+MAIVAR_FUSION_CH = f"dhf_rep-ch_bb-{FUSION_CODE}"  # MAiVAR-CH, the paper's headline run
 
 
 wildcard_constraints:
@@ -54,3 +59,54 @@ def weights_input(backbone):
 
 def device():
     return config["device"]
+
+
+# --- training, tables and figures ---
+
+
+def maivar_train_inputs(w):
+    needs = variant_inputs(w.variant, MAIVAR_VIDEO)
+    inputs = {"manifest": manifest(w.dataset)}
+    if needs.audio:
+        inputs["audio"] = feature_shards(w.dataset, needs.audio)
+    if needs.video:
+        inputs["video"] = feature_shards(w.dataset, needs.video)
+    if parse_variant(w.variant)[0] == "dhf":
+        # Algorithm 1: the fusion network starts from the trained video MLP of the same seed.
+        inputs["video_mlp"] = f"{run_dir('maivar', w.dataset, 'vmlp', w.seed)}/model.pt"
+    return inputs
+
+
+def maivar_hparams(variant):
+    """What a run's training depends on: shared settings and its own model's schedule only,
+    so that changing one model's schedule reruns that model's runs and no others."""
+    model = parse_variant(variant)[0]
+    shared = {k: MAIVAR[k] for k in ("val_fraction", "standardize", "hidden")}
+    return {**shared, "schedule": MAIVAR[model]}
+
+
+def table_metrics(w):
+    table = load_metafile(metafile(w.paper)).tables[w.table]
+    return [
+        f"{run_dir(w.paper, table.dataset, variant, seed)}/metrics.json"
+        for variant in table.variants()
+        for seed in config["seeds"]
+    ]
+
+
+def maivar_runs(dataset, variants, filename):
+    return [
+        f"{run_dir('maivar', dataset, v, s)}/{filename}" for v in variants for s in config["seeds"]
+    ]
+
+
+def figure_outputs(name):
+    """The PNG goes into `snakemake --report` with its caption; the PDF is for papers."""
+    png = report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+    return [png, f"results/{name}.pdf"]
+
+
+def maivar_targets():
+    tables = [f"results/table{n}_maivar.csv" for n in (1, 2, 3)]
+    figures = [f"results/fig{n}_maivar.{ext}" for n in (6, 7, 8, 9) for ext in ("png", "pdf")]
+    return tables + figures

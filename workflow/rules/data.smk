@@ -16,6 +16,8 @@ rule acquire_raw:
         classes=lambda w: sorted(
             {c for d in config["datasets"].values() if d["raw"] == w.raw for c in d["classes"]}
         ),
+    conda:
+        ENV
     log:
         "logs/acquire/{raw}.log",
     script:
@@ -33,6 +35,8 @@ for _backbone in KNOWN_WEIGHTS:
         params:
             backbone=_backbone,
         localrule: True
+        conda:
+            ENV
         log:
             f"logs/weights/{_backbone}.log",
         script:
@@ -49,6 +53,8 @@ rule manifest:
         cfg=lambda w: config["datasets"][w.dataset],
         root=lambda w: f"resources/{config['datasets'][w.dataset]['raw']}",
     threads: 4
+    conda:
+        ENV
     log:
         "logs/manifest/{dataset}.log",
     script:

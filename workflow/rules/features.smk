@@ -16,6 +16,8 @@ rule audio_image_features:
         device=device(),
     resources:
         gpu=1,
+    conda:
+        ENV
     log:
         "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log",
     script:
@@ -33,6 +35,8 @@ rule video_features:
         device=device(),
     resources:
         gpu=1,
+    conda:
+        ENV
     log:
         "logs/features/{dataset}/{backbone}-{spec}/shard-{shard}.log",
     script:

@@ -1,18 +1,4 @@
 # MAiVAR's figures, each from run folders and features only.
-from avrepro.train.maivar import backbone_code
-
-def maivar_runs(dataset, variants, filename):
-    return [
-        f"{run_dir('maivar', dataset, v, s)}/{filename}" for v in variants for s in config["seeds"]
-    ]
-
-
-def figure_outputs(name):
-    """The PNG goes into `snakemake --report` with its caption; the PDF is for papers."""
-    png = report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures")
-    return [png, f"results/{name}.pdf"]
-
-
 rule fig6_maivar:
     input:
         maivar_runs(
@@ -26,6 +12,8 @@ rule fig6_maivar:
         ),
     output:
         figure_outputs("fig6_maivar"),
+    conda:
+        ENV
     log:
         "logs/figures/fig6_maivar.log",
     script:
@@ -36,11 +24,13 @@ rule fig7_maivar:
     input:
         maivar_runs(
             "ucf51",
-            [f"dhf_rep-{rep}_bb-{backbone_code(MAIVAR['fusion_backbone'])}" for rep in REPS],
+            [f"dhf_rep-{rep}_bb-{FUSION_CODE}" for rep in REPS],
             "history.csv",
         ),
     output:
         figure_outputs("fig7_maivar"),
+    conda:
+        ENV
     log:
         "logs/figures/fig7_maivar.log",
     script:
@@ -52,16 +42,15 @@ rule fig8_maivar:
         manifest=manifest("kinetics_sounds"),
         video=feature_shards("kinetics_sounds", MAIVAR_VIDEO),
         audio=feature_shards("kinetics_sounds", f"{MAIVAR['fusion_backbone']}-ch"),
-        model=(
-            f"{run_dir('maivar', 'kinetics_sounds', 'dhf_rep-ch_bb-' + backbone_code(MAIVAR['fusion_backbone']), config['seeds'][0])}"
-            "/model.pt"
-        ),
+        model=f"{run_dir('maivar', 'kinetics_sounds', MAIVAR_FUSION_CH, config['seeds'][0])}/model.pt",
     output:
         figure_outputs("fig8_maivar"),
     params:
         classes=config["datasets"]["kinetics_sounds"]["classes"],
         tsne=MAIVAR["tsne"],
         hidden=MAIVAR["hidden"],
+    conda:
+        ENV
     log:
         "logs/figures/fig8_maivar.log",
     script:
@@ -77,13 +66,9 @@ rule fig9_maivar:
         figure_outputs("fig9_maivar"),
     params:
         image_size=MAIVAR["image_size"],
+    conda:
+        ENV
     log:
         "logs/figures/fig9_maivar.log",
     script:
         "../../scripts/fig9_maivar.py"
-
-
-def maivar_targets():
-    tables = [f"results/table{n}_maivar.csv" for n in (1, 2, 3)]
-    figures = [f"results/fig{n}_maivar.{ext}" for n in (6, 7, 8, 9) for ext in ("png", "pdf")]
-    return tables + figures

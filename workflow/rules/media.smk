@@ -7,6 +7,8 @@ rule extract_audio:
         lambda w: manifest(w.dataset),
     output:
         directory("results/media/{dataset}/audio-{rate}/shard-{shard}"),
+    conda:
+        ENV
     log:
         "logs/media/{dataset}/audio-{rate}/shard-{shard}.log",
     script:
@@ -21,6 +23,8 @@ rule sample_frames:
         index="results/media/{dataset}/frames-{spec}/shard-{shard}.csv",
     params:
         spec=lambda w: config["frames"][w.spec],
+    conda:
+        ENV
     log:
         "logs/media/{dataset}/frames-{spec}/shard-{shard}.log",
     script:

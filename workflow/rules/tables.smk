@@ -1,15 +1,6 @@
 # Paper tables: reported numbers from the paper's metafile beside ours, from metrics only.
 
 
-def table_metrics(w):
-    table = load_metafile(metafile(w.paper)).tables[w.table]
-    return [
-        f"{run_dir(w.paper, table.dataset, variant, seed)}/metrics.json"
-        for variant in table.variants()
-        for seed in config["seeds"]
-    ]
-
-
 rule table:
     input:
         metafile=lambda w: metafile(w.paper),
@@ -21,6 +12,8 @@ rule table:
             category="Tables",
             labels={"paper": "{paper}", "table": "{table}"},
         ),
+    conda:
+        ENV
     log:
         "logs/tables/{table}_{paper}.log",
     script:

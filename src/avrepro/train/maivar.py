@@ -143,7 +143,7 @@ def run(
     """Train `variant` and write metrics.json, history.csv, predictions.parquet, model.pt
     and config.yaml into `out_dir` (plus checkpoint.pt, the resumable training state).
     `shards` maps modality ("audio", "video") to its feature-store shards; `hparams` holds
-    val_fraction, standardize, hidden and one schedule per model (vmlp, amlp, dhf)."""
+    val_fraction, standardize, hidden and the model's `schedule` (see train.loop.Schedule)."""
     model_name, _ = parse_variant(variant)
     order = {"vmlp": ("video",), "amlp": ("audio",), "dhf": ("audio", "video")}[model_name]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def run(
     dims = {m: int(np.prod(feats[m].shape[1:])) for m in order}
 
     hidden = hparams["hidden"]
-    schedule = Schedule(**hparams[model_name])
+    schedule = Schedule(**hparams["schedule"])
     torch.manual_seed(seed)
     if model_name == "dhf":
         model = DominantHeadFusion(dims["audio"], dims["video"], n_classes, hidden)
