@@ -18,7 +18,7 @@ with redirect_to_log(snakemake.log[0]):
         acquire.acquire_ucf101(cfg, root)
     else:
         annotations = acquire.acquire_kinetics_annotations(cfg, root)
-        for split in ("train", "val"):
+        for split in snakemake.params.splits:
             acquire.acquire_kinetics_videos(
                 annotations, root, snakemake.params.classes, split, cfg["download_workers"]
             )

@@ -26,6 +26,10 @@ wildcard_constraints:
     table=r"table\d+",
 
 
+def datasets_of(raw):
+    return [d for d in config["datasets"].values() if d["raw"] == raw]
+
+
 def metafile(paper):
     return REPO / "workflow" / "papers" / f"{paper}.yaml"
 

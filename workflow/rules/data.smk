@@ -7,15 +7,14 @@ localrules:
     acquire_raw,
 
 
-# Kinetics is large: only the classes that some configured dataset uses are fetched.
+# Kinetics is large: only the classes and splits that configured datasets use are fetched.
 rule acquire_raw:
     output:
         "resources/{raw}/.complete",
     params:
         cfg=lambda w: config["raw"][w.raw],
-        classes=lambda w: sorted(
-            {c for d in config["datasets"].values() if d["raw"] == w.raw for c in d["classes"]}
-        ),
+        classes=lambda w: sorted({c for d in datasets_of(w.raw) for c in d["classes"]}),
+        splits=lambda w: sorted({s for d in datasets_of(w.raw) for s in d.get("splits", {}).values()}),
     conda:
         ENV
     log:

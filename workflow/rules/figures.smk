@@ -6,7 +6,7 @@ rule fig6_maivar:
             [
                 f"amlp_rep-{rep}_bb-{backbone_code(b)}"
                 for b in MAIVAR["compare_backbones"]
-                for rep in REPS
+                for rep in MAIVAR["compare_representations"]
             ],
             "metrics.json",
         ),

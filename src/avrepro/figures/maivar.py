@@ -34,10 +34,12 @@ def fig6_backbones(metrics: list[dict]) -> Figure:
         part = stats[stats.backbone == backbone].set_index("rep").loc[reps]
         x = np.arange(len(reps)) + (i - (len(backbones) - 1) / 2) * width
         ax.bar(x, part["mean"], width, yerr=part["std"].fillna(0), capsize=2, label=backbone)
-    ax.set_xticks(np.arange(len(reps)), [REPRESENTATION_LABELS[r] for r in reps])
+    labels = [REPRESENTATION_LABELS[r].replace(" ", "\n", 1) for r in reps]
+    ax.set_xticks(np.arange(len(reps)), labels)
     ax.set_ylabel("audio-only test accuracy [%]")
     ax.set_title("Audio-image feature extractors on UCF51 (mean ± std over seeds)")
-    ax.legend(title="backbone", ncols=len(backbones), fontsize="small")
+    ax.legend(title="backbone", ncols=len(backbones), fontsize="small",
+              loc="upper center", bbox_to_anchor=(0.5, -0.15))
     ax.grid(axis="y", alpha=0.3)
     return fig
 
@@ -110,4 +112,5 @@ def fig9_representations(frames: np.ndarray, images: dict[str, np.ndarray], titl
         ax.set_title(REPRESENTATION_LABELS[code], fontsize="small")
         ax.axis("off")
     fig.suptitle(title)
+    fig.tight_layout()
     return fig
