@@ -8,7 +8,7 @@ crash; `coverage` counts what is usable so tables can report it.
 import functools
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,22 +95,39 @@ def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
         raise
 
 
+def _parsed(text: str, parse: Callable[[str], object]) -> object:
+    """`text` as a typed value; None when empty; unchanged when it does not parse, so that
+    validation reports the bad cell itself."""
+    if text == "":
+        return None
+    try:
+        return parse(text)
+    except (ValueError, KeyError):
+        return text
+
+
+def _boolean(text: str) -> bool:
+    return {"True": True, "False": False}[text]  # as pandas writes booleans
+
+
+_PARSERS = {"label_index": int, "duration": float, "has_audio": _boolean}
+_DTYPES = {"label_index": int, "duration": float, "has_audio": bool}
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read and validate a manifest written by `write_manifest`."""
     path = Path(path)
-    text_columns = ["clip_id", "path", "label", "split", "status", "reason"]
     try:
-        # Only an empty duration is missing; "" stays "" in text columns (an ok row's reason).
-        df = pd.read_csv(
-            path,
-            dtype={column: str for column in text_columns},
-            keep_default_na=False,
-            na_values={"duration": [""]},
-        )
+        # All text first: pandas would turn a column with one bad number into text
+        # throughout, and the error would then point at the first row, not the bad one.
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ManifestError(f"{path}: not a readable CSV: {error}") from error
+    for column, parse in _PARSERS.items():
+        if column in df.columns:
+            df[column] = [_parsed(text, parse) for text in df[column]]
     validate_manifest(df, path)
-    return df
+    return df.astype(_DTYPES)
 
 
 def build_manifest(

@@ -21,7 +21,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import NamedTuple
@@ -87,6 +87,7 @@ KINETICS_CODECS = Codecs(
 
 
 def _check(spec: dict) -> None:
+    """Catch what the config schema does not: repeated classes, odd sizes, direct calls."""
     missing = [key for key in REQUIRED_KEYS if key not in spec]
     if missing:
         raise SyntheticSpecError(f"synthetic: missing keys {missing}")
@@ -273,7 +274,7 @@ def _write_dataset(
     plan: pd.DataFrame,
     relative_paths: list[Path],
     codecs: Codecs,
-    write_lists,
+    write_lists: Callable[[Path], None],
     workers: int | None,
 ) -> pd.DataFrame:
     """Render and encode every clip of `plan` into a staging folder, then rename it to root.

@@ -59,6 +59,11 @@ OVERLAY_WAVE_ALPHA = 0.4  # the recipe fades the waveform under the centroid/rol
 CURVE_WIDTH_PT = 1.5  # lines.linewidth
 # waveshow's fill_between strokes the envelope outline in the fill colour (patch.linewidth).
 ENVELOPE_EDGE_PT = 1.0
+# waveshow draws an envelope of at most this many frames (its `max_points` default).
+WAVESHOW_MAX_POINTS = 11025
+# Horizontal supersampling of the waveform and curves: each pixel column is drawn as
+# this many thin columns and averaged, which anti-aliases vertical edges as Agg does.
+SUBCOLUMNS = 4
 
 
 class AudioImageError(ValueError):
@@ -112,7 +117,9 @@ class _ClipFeatures:
 
     @functools.cached_property
     def magnitude(self) -> np.ndarray:
-        return np.abs(librosa.stft(self.y, n_fft=N_FFT, hop_length=HOP_LENGTH))  # (1 + N_FFT // 2, T)
+        return np.abs(
+            librosa.stft(self.y, n_fft=N_FFT, hop_length=HOP_LENGTH)
+        )  # (1 + N_FFT // 2, T)
 
     @functools.cached_property
     def power(self) -> np.ndarray:
@@ -137,9 +144,9 @@ class _ClipFeatures:
         offset = np.abs(
             librosa.stft(self.y + ROLLOFF_OFFSET, n_fft=N_FFT, hop_length=HOP_LENGTH)
         )  # (1 + N_FFT // 2, T)
-        return librosa.feature.spectral_rolloff(
-            S=offset, sr=self.sr, roll_percent=ROLL_PERCENT
-        )[0]  # (T,)
+        return librosa.feature.spectral_rolloff(S=offset, sr=self.sr, roll_percent=ROLL_PERCENT)[
+            0
+        ]  # (T,)
 
 
 # ---- matrices: specshow ---------------------------------------------------------------
@@ -181,7 +188,9 @@ def _mfcc_image(features: _ClipFeatures, size: int) -> np.ndarray:
 
 
 def _mfcc_scaled_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    scaled = sklearn.preprocessing.scale(features.mfcc, axis=1)  # zero mean, unit std per coefficient
+    scaled = sklearn.preprocessing.scale(
+        features.mfcc, axis=1
+    )  # zero mean, unit std per coefficient
     return _matrix_image(scaled, size, _default_cmap(scaled))
 
 
@@ -195,9 +204,8 @@ def _chromagram_image(features: _ClipFeatures, size: int) -> np.ndarray:
 def _waveplot_image(features: _ClipFeatures, size: int) -> np.ndarray:
     y = features.y
     peak = float(np.abs(y).max())
-    x_end = len(y) - 1  # in samples
-    coverage = _envelope_coverage(y, x_end, (-peak, peak), size)
-    return _composite([(WAVE_COLOR, coverage)], size)
+    fill, outline = _envelope_coverage(y, len(y) - 1, (-peak, peak), size)
+    return _composite([(WAVE_COLOR, fill), (WAVE_COLOR, outline)], size)
 
 
 def _spectral_centroid_image(features: _ClipFeatures, size: int) -> np.ndarray:
@@ -217,12 +225,21 @@ def _curve_over_wave_image(y: np.ndarray, curve: np.ndarray, size: int) -> np.nd
     peak = float(np.abs(y).max())
     value_range = (min(-peak, 0.0), max(peak, 1.0))
     x_end = max(len(y) - 1, int(frame_x[-1]))
-    wave = _envelope_coverage(y, x_end, value_range, size) * OVERLAY_WAVE_ALPHA
+    fill, outline = _envelope_coverage(y, x_end, value_range, size)
     line = _polyline_coverage(frame_x / x_end * size, normalised, value_range, size)
-    return _composite([(WAVE_COLOR, wave), (CURVE_COLOR, line)], size)
+    return _composite(
+        [
+            (WAVE_COLOR, fill * OVERLAY_WAVE_ALPHA),
+            (WAVE_COLOR, outline * OVERLAY_WAVE_ALPHA),
+            (CURVE_COLOR, line),
+        ],
+        size,
+    )
 
 
-def _rows_from_values(values: np.ndarray, value_range: tuple[float, float], size: int):
+def _rows_from_values(
+    values: np.ndarray, value_range: tuple[float, float], size: int
+) -> np.ndarray:
     """Data values -> continuous pixel rows (0 at the top edge, `size` at the bottom)."""
     bottom, top = value_range
     if top <= bottom:  # silence: matplotlib would centre the flat line, so do we
@@ -232,66 +249,107 @@ def _rows_from_values(values: np.ndarray, value_range: tuple[float, float], size
 
 def _envelope_coverage(
     y: np.ndarray, x_end: int, value_range: tuple[float, float], size: int
-) -> np.ndarray:
-    """Fraction of each pixel covered by waveshow's envelope: (size, size) in [0, 1].
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coverage of waveshow's envelope (x from sample 0 to `x_end`): fill, outline.
 
-    waveshow fills between -max|y| and +max|y| over short frames; per pixel column that
-    is the max |y| over the samples in the column's time span.
+    waveshow fills between -e and +e, e being max|y| over frames of
+    `len(y) // WAVESHOW_MAX_POINTS` samples, and strokes the polygon's outline in the
+    same colour. In each sub-column the fill reaches the highest frame envelope, and
+    the outline, zig-zagging from frame to frame, covers the band between the lowest
+    and the highest, widened by half its line width on every side. Fill and outline
+    are separate layers because, faded, their overlap comes out darker.
     """
-    starts = np.arange(size) * x_end // size  # first sample of each pixel column
-    inside = starts < len(y)  # columns past the end of the signal (curve overlays) stay empty
-    column_peak = np.zeros(size)
-    column_peak[inside] = np.maximum.reduceat(np.abs(y), starts[inside])  # (size,)
-    edge = 0.5 * ENVELOPE_EDGE_PT * DPI / 72  # half the outline's width, in pixels
-    upper = _rows_from_values(column_peak, value_range, size) - edge
-    lower = _rows_from_values(-column_peak, value_range, size) + edge
-    return _span_coverage(upper, lower, size) * inside
+    hop = max(1, len(y) // WAVESHOW_MAX_POINTS)
+    n_frames = len(y) // hop
+    envelope = np.abs(y[: n_frames * hop]).reshape(n_frames, hop).max(axis=1)  # (n_frames,)
+    n_sub = size * SUBCOLUMNS
+    first_frame = np.arange(n_sub) * x_end // n_sub // hop  # of each sub-column
+    inside = first_frame < n_frames  # sub-columns past the signal's end (overlays) stay empty
+    highest = np.zeros(n_sub)  # (n_sub,)
+    lowest = np.zeros(n_sub)
+    highest[inside] = np.maximum.reduceat(envelope, first_frame[inside])
+    lowest[inside] = np.minimum.reduceat(envelope, first_frame[inside])
+
+    half_width = 0.5 * ENVELOPE_EDGE_PT * DPI / 72  # in pixels
+    reach = round(half_width * SUBCOLUMNS)  # the same, in sub-columns
+    outer = _sliding(np.maximum, highest, reach)
+    inner = -_sliding(np.maximum, -np.where(inside, lowest, np.inf), reach)
+    inner = np.minimum(inner, outer)  # sub-columns near the end see only the last frames
+    drawn = _sliding(np.maximum, inside, reach)
+
+    def band(low: np.ndarray, high: np.ndarray, widen: float, mask: np.ndarray) -> np.ndarray:
+        upper = _rows_from_values(high, value_range, size) - widen  # high values at the top
+        lower = _rows_from_values(low, value_range, size) + widen
+        return _coverage(np.where(mask, upper, 0.0), np.where(mask, lower, 0.0), size)
+
+    fill = band(-highest, highest, 0.0, inside)
+    outline = np.maximum(
+        band(inner, outer, half_width, drawn), band(-outer, -inner, half_width, drawn)
+    )
+    return fill, outline
 
 
 def _polyline_coverage(
     x: np.ndarray, values: np.ndarray, value_range: tuple[float, float], size: int
 ) -> np.ndarray:
-    """Fraction of each pixel covered by a default-width line through (x, values).
+    """Pixel coverage of a default-width line through (x, values), x in pixel columns.
 
-    `x` is in pixel columns. Per column the line spans the heights it takes inside the
-    column (at both column edges and at its vertices there), thickened by half the
-    line width above and below.
+    In each sub-column the line spans the heights it takes there (where it crosses the
+    sub-column's edges and at its vertices inside), widened by half the line width in
+    every direction.
     """
+    n_sub = size * SUBCOLUMNS
+    sub_x = x * SUBCOLUMNS  # (n_points,) in sub-columns
     rows = _rows_from_values(values, value_range, size)  # (n_points,)
-    at_edges = np.interp(np.arange(size + 1), x, rows)  # height where the line crosses column edges
-    upper = np.minimum(at_edges[:-1], at_edges[1:])
+    at_edges = np.interp(np.arange(n_sub + 1), sub_x, rows)  # (n_sub + 1,)
+    upper = np.minimum(at_edges[:-1], at_edges[1:])  # (n_sub,)
     lower = np.maximum(at_edges[:-1], at_edges[1:])
-    column = np.clip(x.astype(np.intp), 0, size - 1)
+    column = np.clip(sub_x.astype(np.intp), 0, n_sub - 1)
     np.minimum.at(upper, column, rows)
     np.maximum.at(lower, column, rows)
-    half_width = 0.5 * CURVE_WIDTH_PT * DPI / 72
-    coverage = _span_coverage(upper - half_width, lower + half_width, size)
-    # The line starts at x[0] and ends at x[-1]; columns beyond get nothing.
-    columns = np.arange(size)
-    drawn = (columns + 1 > x[0] - half_width) & (columns < x[-1] + half_width)
-    return coverage * drawn
+
+    half_width = 0.5 * CURVE_WIDTH_PT * DPI / 72  # in pixels
+    reach = round(half_width * SUBCOLUMNS)  # the same, in sub-columns
+    upper = -_sliding(np.maximum, -upper, reach) - half_width
+    lower = _sliding(np.maximum, lower, reach) + half_width
+    # The line runs from x[0] to x[-1]; beyond its (widened) ends nothing is drawn.
+    centres = np.arange(n_sub) + 0.5
+    drawn = (centres > sub_x[0] - reach) & (centres < sub_x[-1] + reach)
+    return _coverage(np.where(drawn, upper, 0.0), np.where(drawn, lower, 0.0), size)
 
 
-def _span_coverage(upper: np.ndarray, lower: np.ndarray, size: int) -> np.ndarray:
-    """Coverage of pixel rows by the vertical span [upper, lower] of each column.
+def _sliding(reduce: np.ufunc, values: np.ndarray, reach: int) -> np.ndarray:
+    """`reduce` over each window of values[i - reach : i + reach + 1], clipped at the ends."""
+    if reach == 0:
+        return values
+    padded = np.pad(values, reach, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
+    return reduce.reduce(windows, axis=-1)
 
-    upper, lower: (size,) continuous rows per column. Returns (size, size) in [0, 1],
-    the length of overlap of pixel [r, r + 1] with the span: exact anti-aliasing
-    in the vertical direction.
+
+def _coverage(upper: np.ndarray, lower: np.ndarray, size: int) -> np.ndarray:
+    """Pixel coverage of vertical spans [upper, lower] given per sub-column: (size, size).
+
+    upper, lower: (size * SUBCOLUMNS,) continuous rows (upper == lower: nothing drawn).
+    Each pixel gets the length of its overlap with the span of each of its sub-columns,
+    averaged: exact anti-aliasing vertically, SUBCOLUMNS-fold supersampling across.
     """
-    top = np.arange(size)[:, None]  # (size, 1) top edge of each pixel row
-    overlap = np.minimum(top + 1, lower[None, :]) - np.maximum(top, upper[None, :])
-    return np.clip(overlap, 0.0, 1.0)
+    top = np.arange(size, dtype=np.float32)[:, None]  # (size, 1) top edge of each pixel row
+    overlap = np.minimum(top + 1, lower.astype(np.float32)) - np.maximum(
+        top, upper.astype(np.float32)
+    )  # (size, size * SUBCOLUMNS)
+    np.clip(overlap, 0.0, 1.0, out=overlap)
+    # Average each pixel's sub-columns; strided sums beat a reduction over a short axis.
+    return sum(overlap[:, k::SUBCOLUMNS] for k in range(SUBCOLUMNS)) / SUBCOLUMNS
 
 
 def _composite(layers: list[tuple[str, np.ndarray]], size: int) -> np.ndarray:
     """Paint (colour, coverage) layers in order over a white canvas: (size, size, 3) uint8."""
-    canvas = np.ones((size, size, 3))
+    canvas = np.ones((3, size, size), dtype=np.float32)  # channels first: contiguous planes
     for colour, coverage in layers:
-        rgb = np.asarray(matplotlib.colors.to_rgb(colour))  # (3,)
-        alpha = coverage[..., None]  # (size, size, 1)
-        canvas = canvas * (1 - alpha) + rgb * alpha
-    return np.rint(canvas * 255).astype(np.uint8)
+        for plane, value in zip(canvas, matplotlib.colors.to_rgb(colour), strict=True):
+            plane += coverage * (value - plane)  # plane * (1 - coverage) + value * coverage
+    return np.ascontiguousarray(np.rint(canvas * 255).astype(np.uint8).transpose(1, 2, 0))
 
 
 _RENDERERS = {

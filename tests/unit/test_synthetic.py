@@ -1,0 +1,257 @@
+"""Synthetic smoke datasets: known signatures and ceilings, real layouts, decodable files."""
+
+import subprocess
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+
+from avrepro.data import synthetic
+from avrepro.data.kinetics import read_kinetics
+from avrepro.data.manifest import build_manifest
+from avrepro.data.synthetic import SyntheticSpecError
+from avrepro.data.ucf101 import read_ucf101
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.probe import probe
+
+RATE = 44100
+SPEC = {
+    "seed": 3,
+    "pairs": [
+        {"classes": ["BoxingPunchingBag", "BoxingSpeedBag"], "share": "picture"},
+        {"classes": ["CricketBowling", "CricketShot"], "share": "sound"},
+    ],
+    "extra_classes": ["Biking"],
+    "clips_per_class": {"train": 2, "test": 1},
+    "duration": 1.0,
+    "fps": 10,
+    "size": [32, 24],
+    "audio_rate": RATE,
+    "no_audio_fraction": 0.2,  # 3 of the 15 clips
+}
+PAIRED = ["BoxingPunchingBag", "BoxingSpeedBag", "CricketBowling", "CricketShot"]
+
+
+def decode(path: Path, *output_format: str) -> bytes:
+    command = [ffmpeg_binary(), "-v", "error", "-i", str(path), *output_format, "-"]
+    return subprocess.run(command, capture_output=True, check=True).stdout
+
+
+def decode_frames(path: Path) -> np.ndarray:
+    width, height = SPEC["size"]
+    # passthrough: by default ffmpeg pads AVI video with a repeated frame to the audio length.
+    raw = decode(path, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24")
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)  # (frames, H, W, 3)
+
+
+def decode_audio(path: Path) -> np.ndarray:
+    return np.frombuffer(decode(path, "-f", "f32le", "-ac", "1", "-ar", str(RATE)), np.float32)
+
+
+def stream_summary(path: Path) -> str:
+    command = [ffmpeg_binary(), "-hide_banner", "-i", str(path)]
+    return subprocess.run(command, capture_output=True, text=True).stderr
+
+
+def chroma_peak(mono: np.ndarray) -> int:
+    return int(librosa.feature.chroma_stft(y=mono, sr=RATE).mean(axis=1).argmax())
+
+
+@pytest.fixture(scope="module")
+def ucf(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("synthetic") / "ucf101"
+    return root, synthetic.write_ucf101(root, SPEC, workers=2)
+
+
+@pytest.fixture(scope="module")
+def kinetics(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("synthetic") / "kinetics400"
+    return root, synthetic.write_kinetics(root, SPEC, workers=2)
+
+
+def test_pairs_share_exactly_one_signature() -> None:
+    table = synthetic.signatures(SPEC).set_index("label")
+    assert table.index.tolist() == [*PAIRED, "Biking"]
+    boxing, cricket = table.loc[PAIRED[:2]], table.loc[PAIRED[2:]]
+    assert boxing["picture_id"].nunique() == 1 and boxing["sound_id"].nunique() == 2
+    assert cricket["sound_id"].nunique() == 1 and cricket["picture_id"].nunique() == 2
+    assert table["picture_id"].nunique() == 4 and table["sound_id"].nunique() == 4
+
+
+def test_ceilings_follow_the_shared_signatures() -> None:
+    # One pair of each kind: each modality confuses one pair of four classes.
+    assert synthetic.ceiling(SPEC, "video") == 0.75
+    assert synthetic.ceiling(SPEC, "audio") == 0.75
+    assert synthetic.ceiling(SPEC, "video", classes=[*PAIRED, "Biking"]) == 0.8
+    only_pictures = {**SPEC, "pairs": [{**SPEC["pairs"][1], "share": "picture"}]}
+    assert synthetic.ceiling(only_pictures, "video") == 0.5
+    assert synthetic.ceiling(only_pictures, "audio") == 1.0
+    with pytest.raises(ValueError, match="modality must be one of"):
+        synthetic.ceiling(SPEC, "text")
+
+
+def test_no_audio_fraction_is_exact() -> None:
+    spec = {**SPEC, "clips_per_class": {"train": 30, "test": 10}, "no_audio_fraction": 0.05}
+    plan = synthetic.plan_clips(spec)
+    assert len(plan) == 5 * 40
+    assert (~plan["has_audio"]).sum() == 10
+    assert plan.groupby(["label", "split"]).size().to_dict()[("Biking", "train")] == 30
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"extra_classes": ["CricketShot"]}, r"classes repeated: \['CricketShot'\]"),
+        ({"size": [33, 24]}, r"synthetic\.size: width and height must be even"),
+        ({"pairs": [{"classes": ["a", "b"], "share": "both"}]}, r"share must be picture or sound"),
+        ({"fps": None}, r"synthetic: missing keys \['fps'\]"),
+    ],
+)
+def test_bad_spec_names_the_key(change, message) -> None:
+    spec = {key: value for key, value in {**SPEC, **change}.items() if value is not None}
+    with pytest.raises(SyntheticSpecError, match=message):
+        synthetic.plan_clips(spec)
+
+
+def test_sounds_peak_at_their_own_pitch_class() -> None:
+    rng = np.random.default_rng(0)
+    peaks = [chroma_peak(synthetic.render_sound(s, rng, 1.0, RATE)[:, 0]) for s in range(4)]
+    assert peaks == [synthetic.pitch_class(s) for s in range(4)]
+    assert len(set(peaks)) == 4
+
+
+@pytest.mark.parametrize("sound_id", [0, 3])
+def test_sounds_pulse_at_their_own_rate(sound_id: int) -> None:
+    duration = 4.0
+    sound = synthetic.render_sound(sound_id, np.random.default_rng(1), duration, RATE)[:, 0]
+    envelope_spectrum = np.abs(np.fft.rfft(np.abs(sound) - np.abs(sound).mean()))
+    frequencies = np.fft.rfftfreq(len(sound), 1 / RATE)
+    slow = frequencies < 40
+    peak = frequencies[slow][envelope_spectrum[slow].argmax()]
+    assert peak == pytest.approx(synthetic.PULSE_BASE_HZ + sound_id, abs=0.3)
+
+
+def test_pictures_differ_more_than_their_jitter() -> None:
+    def hue(picture_id: int, seed: int) -> np.ndarray:
+        """Mean colour, normalised: brightness is jittered per clip, the hue is not."""
+        rng = np.random.default_rng(seed)
+        frames = synthetic.render_picture(picture_id, rng, 1.0, 10, (32, 24))
+        colour = frames.mean(axis=(0, 1, 2))  # (3,)
+        return colour / np.linalg.norm(colour)
+
+    same = np.abs(hue(0, 1) - hue(0, 2)).max()
+    different = min(np.abs(hue(0, 1) - hue(p, 2)).max() for p in (1, 2, 3))
+    assert different > 10 * same
+    frames = synthetic.render_picture(2, np.random.default_rng(0), 1.0, 10, (32, 24))
+    assert frames.shape == (10, 24, 32, 3) and frames.dtype == np.uint8
+    assert np.abs(frames[0].astype(int) - frames[5]).mean() > 20  # the stripes move
+
+
+def test_rendering_is_deterministic_per_seed() -> None:
+    plan = synthetic.plan_clips(SPEC)
+    first, again = synthetic.render_clip(SPEC, plan, 0), synthetic.render_clip(SPEC, plan, 0)
+    other = synthetic.render_clip({**SPEC, "seed": 4}, plan, 0)
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+    assert synthetic.signatures(SPEC).equals(synthetic.signatures(dict(SPEC)))
+
+
+def test_ucf101_layout_is_read_by_the_reader(ucf) -> None:
+    root, clips = ucf
+    for split in (1, 2, 3):
+        listed = read_ucf101(root, split)
+        assert sorted(listed["clip_id"]) == sorted(clips["clip_id"])
+        assert set(listed["split"]) == {"train", "test"}
+    listed = read_ucf101(root, 1)
+    merged = listed.merge(clips, on="clip_id", suffixes=("", "_written"))
+    assert (merged["split"] == merged["split_written"]).all()
+    assert (merged["label"] == merged["label_written"]).all()
+    sizes = merged.groupby(["split", "label"]).size()
+    assert sizes["train"].eq(2).all() and sizes["test"].eq(1).all() and len(sizes) == 10
+
+
+def test_ucf101_manifest_keeps_paired_classes_and_sees_missing_audio(ucf) -> None:
+    root, clips = ucf
+    manifest = build_manifest(read_ucf101(root, 1), PAIRED, probe_workers=2)
+    assert set(manifest["label"]) == set(PAIRED)  # Biking filtered out
+    assert set(manifest["status"]) == {"ok"}
+    written = clips.set_index("clip_id")["has_audio"]
+    assert (manifest["has_audio"] == manifest["clip_id"].map(written)).all()
+    assert (~clips["has_audio"]).sum() == 3
+    assert manifest["duration"].between(0.9, 1.2).all()
+
+
+def test_ucf101_clips_are_xvid_mp3_and_decode(ucf) -> None:
+    _, clips = ucf
+    for clip in clips.itertuples():
+        info = probe(clip.path)
+        assert (info.width, info.height, info.fps) == (32, 24, 10)
+        assert info.has_audio == clip.has_audio
+    voiced = clips[clips["has_audio"]].iloc[0]
+    summary = stream_summary(Path(voiced.path))
+    assert "(XVID / 0x44495658)" in summary
+    assert "Audio: mp3" in summary and "44100 Hz, stereo" in summary
+    assert decode_frames(Path(voiced.path)).shape == (10, 24, 32, 3)
+    audio = decode_audio(Path(voiced.path))
+    assert len(audio) >= RATE * 0.95
+    assert chroma_peak(audio) == synthetic.pitch_class(voiced.sound_id)
+
+
+def test_kinetics_layout_is_read_by_the_reader(kinetics) -> None:
+    root, clips = kinetics
+    listed = read_kinetics(root, {"train": "train", "test": "val"})
+    merged = listed.merge(clips, on=["clip_id", "path", "label", "split"], how="outer")
+    assert len(merged) == len(listed) == len(clips) == 15
+    youtube_ids = listed["clip_id"].str[:11]
+    assert youtube_ids.str.fullmatch(r"[A-Za-z0-9_-]{11}").all() and youtube_ids.is_unique
+    assert listed["clip_id"].str.fullmatch(r".{11}_\d{6}_\d{6}").all()
+    assert all(Path(path).is_file() for path in listed["path"])
+
+
+def test_kinetics_clips_are_h264_aac_and_decode(kinetics) -> None:
+    _, clips = kinetics
+    for clip in clips.itertuples():
+        assert probe(clip.path).has_audio == clip.has_audio
+    voiced = Path(clips[clips["has_audio"]].iloc[0].path)
+    summary = stream_summary(voiced)
+    assert "Video: h264" in summary and "Audio: aac" in summary
+    assert decode_frames(voiced).shape == (10, 24, 32, 3)
+
+
+def test_same_seed_writes_identical_files(tmp_path: Path) -> None:
+    tiny = {**SPEC, "pairs": SPEC["pairs"][:1], "extra_classes": [], "duration": 0.5}
+    tiny["clips_per_class"] = {"train": 1, "test": 1}
+
+    def contents(root: Path) -> dict[Path, bytes]:
+        return {path.relative_to(root): path.read_bytes() for path in root.rglob("*.*")}
+
+    synthetic.write_ucf101(tmp_path / "a", tiny, workers=2)
+    synthetic.write_ucf101(tmp_path / "b", tiny, workers=2)
+    synthetic.write_ucf101(tmp_path / "c", {**tiny, "seed": 4}, workers=2)
+    a, b = contents(tmp_path / "a"), contents(tmp_path / "b")
+    assert len(a) == 4 + 7  # clips, then classInd and 3 train and 3 test lists
+    assert a == b
+    first_clip = sorted(path for path in a if path.suffix == ".avi")[0]
+    assert not np.array_equal(
+        decode_audio(tmp_path / "a" / first_clip), decode_audio(tmp_path / "c" / first_clip)
+    )
+
+
+def test_existing_data_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "ucf101").mkdir()
+    (tmp_path / "ucf101" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="ucf101: already exists"):
+        synthetic.write_ucf101(tmp_path / "ucf101", SPEC)
+    assert (tmp_path / "ucf101" / "mine.txt").read_text() == "keep"
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    def broken_encode(path, *args):
+        raise RuntimeError(f"{path}: ffmpeg could not encode it")
+
+    monkeypatch.setattr(synthetic, "_encode", broken_encode)
+    with pytest.raises(RuntimeError, match="could not encode"):
+        synthetic.write_kinetics(tmp_path / "kinetics400", SPEC, workers=2)
+    assert list(tmp_path.iterdir()) == []
