@@ -11,9 +11,8 @@ root = Path(snakemake.output[0]).parent
 
 with redirect_to_log(snakemake.log[0]):
     if cfg["acquire"] == "synthetic":
-        {"ucf101": synthetic.write_ucf101, "kinetics400": synthetic.write_kinetics}[raw](
-            root, cfg["synthetic"]
-        )
+        write = {"ucf101": synthetic.write_ucf101, "kinetics400": synthetic.write_kinetics}[raw]
+        write(root, cfg["synthetic"], workers=snakemake.threads)
     elif raw == "ucf101":
         acquire.acquire_ucf101(cfg, root)
     else:

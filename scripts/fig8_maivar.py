@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store
 from avrepro.figures.common import save
 from avrepro.figures.maivar import fig8_tsne, fused_embedding, tsne_2d
@@ -15,7 +15,7 @@ inputs, params = snakemake.input, snakemake.params
 
 with redirect_to_log(snakemake.log[0]):
     stores = {"audio": read_store(inputs.audio), "video": read_store(inputs.video)}
-    rows, feats = assemble(pd.read_csv(inputs.manifest), stores)
+    rows, feats = assemble(read_manifest(inputs.manifest), stores)
     test = np.flatnonzero(rows.split == "test")[: params.tsne["max_points"]]
     model, stats = load_model(Path(inputs.model), len(params.classes), params.hidden)
     audio, video = feats["audio"][test], feats["video"][test]

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avrepro.data.manifest import read_manifest
 from avrepro.features.audio_images import SHORT_CODES, render_all
 from avrepro.figures.common import save
 from avrepro.figures.maivar import fig9_representations
@@ -22,5 +23,5 @@ with redirect_to_log(snakemake.log[0]):
     samples, rate = load_wav(audio_dir / f"{clip_id}.wav")
     rendered = render_all(samples.mean(axis=0), rate, snakemake.params.image_size)
     images = {SHORT_CODES[name]: image for name, image in rendered.items()}
-    label = pd.read_csv(snakemake.input.manifest).set_index("clip_id").label[clip_id]
+    label = read_manifest(snakemake.input.manifest).set_index("clip_id").label[clip_id]
     save(fig9_representations(frames, images, f"{clip_id} ({label})"), snakemake.output)

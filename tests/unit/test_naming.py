@@ -10,7 +10,9 @@ def test_variant_round_trip():
     assert parse_variant("vmlp") == ("vmlp", {})
 
 
-@pytest.mark.parametrize("bad", ["Dhf", "dhf_rep", "dhf_rep-", "dhf__bb-x", "dhf_bb-efficientnet_b0"])
+@pytest.mark.parametrize(
+    "bad", ["Dhf", "dhf_rep", "dhf_rep-", "dhf__bb-x", "dhf_bb-efficientnet_b0"]
+)
 def test_bad_variants_are_refused(bad):
     with pytest.raises(ValueError, match="variant"):
         parse_variant(bad)

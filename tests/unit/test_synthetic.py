@@ -247,6 +247,15 @@ def test_existing_data_is_never_overwritten(tmp_path: Path) -> None:
     assert (tmp_path / "ucf101" / "mine.txt").read_text() == "keep"
 
 
+def test_a_previous_synthetic_dataset_is_replaced(tmp_path: Path) -> None:
+    tiny = {**SPEC, "clips_per_class": {"train": 1, "test": 1}, "pairs": SPEC["pairs"][:1]}
+    synthetic.write_ucf101(tmp_path / "ucf101", tiny, workers=2)
+    (tmp_path / "ucf101" / "stale.txt").write_text("from an older run")
+    synthetic.write_ucf101(tmp_path / "ucf101", tiny, workers=2)
+    assert not (tmp_path / "ucf101" / "stale.txt").exists()
+    assert (tmp_path / "ucf101" / synthetic.MARKER).is_file()
+
+
 def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     def broken_encode(path, *args):
         raise RuntimeError(f"{path}: ffmpeg could not encode it")

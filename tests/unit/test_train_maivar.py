@@ -18,7 +18,7 @@ def manifest(n_per_class=10, classes=3):
             rows.append({"clip_id": f"c{k}_{i:02d}", "path": f"x/c{k}_{i}.avi", "label": f"L{k}",
                          "label_index": k, "split": split, "duration": 3.0,
                          "has_audio": not (k == 0 and i == 9), "status": "ok", "reason": ""})
-    rows[1]["status"] = "corrupt"
+    rows[1].update(status="corrupt", duration=None, reason="moov atom not found")
     return pd.DataFrame(rows)
 
 

@@ -15,6 +15,7 @@ rule acquire_raw:
         cfg=lambda w: config["raw"][w.raw],
         classes=lambda w: sorted({c for d in datasets_of(w.raw) for c in d["classes"]}),
         splits=lambda w: sorted({s for d in datasets_of(w.raw) for s in d.get("splits", {}).values()}),
+    threads: 4
     conda:
         ENV
     log:

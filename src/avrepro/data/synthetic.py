@@ -63,6 +63,10 @@ KINETICS_CLIP_SECONDS = 10  # the length Kinetics clips are cut to; names use it
 KINETICS_SPLITS = {"train": "train", "test": "val"}  # papers test on Kinetics' val set
 
 
+# Marks a folder as synthetic, so that a rerun may replace it (and nothing else).
+MARKER = "SYNTHETIC"
+
+
 class SyntheticSpecError(ValueError):
     """A `synthetic:` config section that cannot be generated."""
 
@@ -279,11 +283,19 @@ def _write_dataset(
 ) -> pd.DataFrame:
     """Render and encode every clip of `plan` into a staging folder, then rename it to root.
 
-    Renaming at the end means an interrupted run leaves no half dataset at `root`.
+    Renaming at the end means an interrupted run leaves no half dataset at `root`. A
+    previous synthetic dataset at `root` (it carries the MARKER file) is replaced, as a
+    rerun asks for; anything else there (real data) is never touched.
     """
     root = Path(root)
+    previous = None
     if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root}: already exists and is not empty; remove it to regenerate")
+        if not (root / MARKER).is_file():
+            raise FileExistsError(
+                f"{root}: already exists, is not empty and was not written by this generator; "
+                "remove it to regenerate"
+            )
+        previous = root
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
 
@@ -297,6 +309,9 @@ def _write_dataset(
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"write {root}"):
                 future.result()
         write_lists(staging)
+        (staging / MARKER).write_text("written by avrepro.data.synthetic\n")
+        if previous is not None:
+            shutil.rmtree(previous)
         os.replace(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

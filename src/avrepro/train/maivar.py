@@ -19,6 +19,7 @@ import torch
 import yaml
 from sklearn.model_selection import train_test_split
 
+from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store
 from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
 from avrepro.naming import parse_variant
@@ -63,7 +64,7 @@ def assemble(manifest: pd.DataFrame, stores: dict[str, tuple[np.ndarray, np.ndar
 
     Returns (rows of the manifest in a fixed order, {modality: features aligned to rows}).
     """
-    usable = manifest[(manifest.status == "ok") & manifest.has_audio.astype(bool)]
+    usable = manifest[(manifest.status == "ok") & manifest.has_audio]
     ids = set(usable.clip_id)
     for clip_ids, _ in stores.values():
         ids &= set(clip_ids)
@@ -147,7 +148,7 @@ def run(
     model_name, _ = parse_variant(variant)
     order = {"vmlp": ("video",), "amlp": ("audio",), "dhf": ("audio", "video")}[model_name]
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = pd.read_csv(manifest_path)
+    manifest = read_manifest(manifest_path)
     rows, feats = assemble(manifest, {m: read_store(shards[m]) for m in order})
     labels = rows.label_index.to_numpy()
     val = holdout(rows, hparams["val_fraction"])
