@@ -49,22 +49,16 @@ def main() -> None:
     reference = {name: [] for name in names}
     fast = {name: [] for name in names}
     fast_all = []
+    size = args.size
     for label, y in tqdm(signals.items(), desc="clips", unit="clip"):
         for name in names:
             reference[name].append(
-                _best_time(
-                    lambda n=name: audio_images_reference.render(y, SAMPLE_RATE, n, args.size),
-                    args.repeats,
-                )
+                _best_time(args.repeats, audio_images_reference.render, y, SAMPLE_RATE, name, size)
             )
             fast[name].append(
-                _best_time(
-                    lambda n=name: audio_images.render(y, SAMPLE_RATE, n, args.size), args.repeats
-                )
+                _best_time(args.repeats, audio_images.render, y, SAMPLE_RATE, name, size)
             )
-        fast_all.append(
-            _best_time(lambda: audio_images.render_all(y, SAMPLE_RATE, args.size), args.repeats)
-        )
+        fast_all.append(_best_time(args.repeats, audio_images.render_all, y, SAMPLE_RATE, size))
         tqdm.write(f"{label}: {len(y) / SAMPLE_RATE:.2f} s of audio")
 
     print(f"\n{len(signals)} clip(s), {args.size}x{args.size}, seconds per clip (mean over clips)")
@@ -78,11 +72,12 @@ def main() -> None:
     print(f"speed_ratio={reference_total / fast_total:.1f}")
 
 
-def _best_time(run: Callable[[], object], repeats: int) -> float:
+def _best_time(repeats: int, function: Callable, *args: object) -> float:
+    """The shortest of `repeats` wall-clock times of function(*args), in seconds."""
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        run()
+        function(*args)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -90,9 +85,7 @@ def _best_time(run: Callable[[], object], repeats: int) -> float:
 def _load_clips(paths: list[Path] | None) -> dict[str, np.ndarray]:
     if not paths:
         paths = sorted(
-            path
-            for pattern in ("*.avi", "*.mp4", "*.wav")
-            for path in FIXTURE_CLIPS.glob(pattern)
+            path for pattern in ("*.avi", "*.mp4", "*.wav") for path in FIXTURE_CLIPS.glob(pattern)
         )
     signals = {path.name: _load_audio(path) for path in paths}
     if not signals:

@@ -1,27 +1,12 @@
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+from clips import make_clip
 
 from avrepro.media.audio import extract_audio, load_wav
-from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import MediaError
-
-
-def make_clip(path: Path, *, audio: bool = True) -> Path:
-    """A 2-s 64x48 10-fps H.264 clip (testsrc), with a 440 Hz 44.1 kHz AAC track when `audio`."""
-    sources = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2"]
-    if audio:
-        sources += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2"]
-    subprocess.run(
-        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *sources, "-c:v", "libx264"]
-        + (["-c:a", "aac"] if audio else [])
-        + [str(path)],
-        check=True,
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

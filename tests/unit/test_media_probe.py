@@ -1,32 +1,9 @@
-import subprocess
 from pathlib import Path
 
 import pytest
+from clips import make_clip
 
-from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import MediaError, clip_status, parse_probe, probe, stderr_tail
-
-
-def make_clip(path: Path, *, audio: bool = True, before_input: tuple[str, ...] = ()) -> Path:
-    """A 2-s 64x48 10-fps H.264 clip (testsrc), with a 440 Hz AAC track when `audio`."""
-    sources = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2"]
-    if audio:
-        sources += ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
-    subprocess.run(
-        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *sources, "-c:v", "libx264"]
-        + (["-c:a", "aac"] if audio else [])
-        + [str(path)],
-        check=True,
-    )
-    if before_input:  # re-mux with input options, e.g. a display rotation
-        remuxed = path.with_name(f"remuxed-{path.name}")
-        subprocess.run(
-            [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *before_input]
-            + ["-i", str(path), "-c", "copy", str(remuxed)],
-            check=True,
-        )
-        remuxed.replace(path)
-    return path
 
 
 @pytest.fixture(scope="module")

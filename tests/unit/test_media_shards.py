@@ -1,12 +1,11 @@
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from clips import make_clip
 
 from avrepro.media.audio import load_wav
-from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.frames import sample_tsn
 from avrepro.media.shards import (
     AUDIO_INDEX_COLUMNS,
@@ -17,20 +16,6 @@ from avrepro.media.shards import (
 
 TSN_SPEC = {"sampler": "tsn", "segments": 3, "short_side": 32, "crop": 24}
 CLIPS_SPEC = {"sampler": "clips", "clips": 4, "frames_per_clip": 2, "short_side": 32, "crop": 24}
-
-
-def make_clip(path: Path, *, audio: bool) -> Path:
-    """A 2-s 64x48 10-fps H.264 clip (testsrc), with a 440 Hz AAC track when `audio`."""
-    sources = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2"]
-    if audio:
-        sources += ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
-    subprocess.run(
-        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *sources, "-c:v", "libx264"]
-        + (["-c:a", "aac"] if audio else [])
-        + [str(path)],
-        check=True,
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

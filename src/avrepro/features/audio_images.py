@@ -114,6 +114,24 @@ class _ClipFeatures:
     def __init__(self, y: np.ndarray, sr: int) -> None:
         self.y = y  # (n_samples,)
         self.sr = sr
+        self._overlay_waves: dict[int, tuple] = {}  # image size -> overlay_wave's result
+
+    def overlay_wave(self, size: int) -> tuple[int, tuple[float, float], np.ndarray, np.ndarray]:
+        """The waveform under the centroid and rolloff curves, drawn once for both.
+
+        Returns the x extent in samples, the value range and the fill and outline
+        coverage. matplotlib's autoscaled limits cover both artists: the wave in
+        [-peak, peak], the min-max scaled curve in [0, 1] at frame times.
+        """
+        if size in self._overlay_waves:
+            return self._overlay_waves[size]
+        last_frame_x = (len(self.y) // HOP_LENGTH) * HOP_LENGTH  # centred STFT frames
+        x_end = max(len(self.y) - 1, last_frame_x)
+        peak = float(np.abs(self.y).max())
+        value_range = (min(-peak, 0.0), max(peak, 1.0))
+        fill, outline = _envelope_coverage(self.y, x_end, value_range, size)
+        self._overlay_waves[size] = (x_end, value_range, fill, outline)
+        return self._overlay_waves[size]
 
     @functools.cached_property
     def magnitude(self) -> np.ndarray:
@@ -209,23 +227,19 @@ def _waveplot_image(features: _ClipFeatures, size: int) -> np.ndarray:
 
 
 def _spectral_centroid_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _curve_over_wave_image(features.y, features.centroid, size)
+    return _curve_over_wave_image(features, features.centroid, size)
 
 
 def _spectral_rolloff_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _curve_over_wave_image(features.y, features.rolloff, size)
+    return _curve_over_wave_image(features, features.rolloff, size)
 
 
-def _curve_over_wave_image(y: np.ndarray, curve: np.ndarray, size: int) -> np.ndarray:
+def _curve_over_wave_image(features: _ClipFeatures, curve: np.ndarray, size: int) -> np.ndarray:
     """The faded waveform with `curve` (one value per frame), min-max scaled, on top."""
     lo, hi = float(curve.min()), float(curve.max())
     normalised = (curve - lo) / (hi - lo) if hi > lo else np.zeros_like(curve)  # minmax_scale
     frame_x = np.arange(len(curve)) * HOP_LENGTH  # frame times, in samples
-    # Autoscaled limits cover both artists: the wave in [-peak, peak], the curve in [0, 1].
-    peak = float(np.abs(y).max())
-    value_range = (min(-peak, 0.0), max(peak, 1.0))
-    x_end = max(len(y) - 1, int(frame_x[-1]))
-    fill, outline = _envelope_coverage(y, x_end, value_range, size)
+    x_end, value_range, fill, outline = features.overlay_wave(size)
     line = _polyline_coverage(frame_x / x_end * size, normalised, value_range, size)
     return _composite(
         [
