@@ -22,7 +22,6 @@ import librosa
 import librosa.display
 import matplotlib
 import numpy as np
-import sklearn.preprocessing
 
 REPRESENTATIONS = (
     "waveplot",
@@ -102,9 +101,9 @@ def _checked_signal(y: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise AudioImageError("signal contains NaN or infinite samples")
     if y.size == 0:
-        # An empty clip renders as one hop of silence rather than failing: the
+        # An empty clip renders as one STFT window of silence rather than failing: the
         # manifest, not this function, is where a clip without sound is recorded.
-        return np.zeros(HOP_LENGTH, dtype=np.float32)
+        return np.zeros(N_FFT, dtype=np.float32)
     return y
 
 
@@ -134,14 +133,21 @@ class _ClipFeatures:
         return self._overlay_waves[size]
 
     @functools.cached_property
+    def stft(self) -> np.ndarray:
+        return librosa.stft(self.y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (F, T) complex
+
+    @functools.cached_property
     def magnitude(self) -> np.ndarray:
-        return np.abs(
-            librosa.stft(self.y, n_fft=N_FFT, hop_length=HOP_LENGTH)
-        )  # (1 + N_FFT // 2, T)
+        return np.abs(self.stft)  # (F, T), F = 1 + N_FFT // 2
 
     @functools.cached_property
     def power(self) -> np.ndarray:
-        return self.magnitude**2  # (1 + N_FFT // 2, T)
+        return self.magnitude**2  # (F, T)
+
+    @functools.cached_property
+    def frequencies(self) -> np.ndarray:
+        # In the spectrogram's float32, so that products with it need no float64 copy.
+        return librosa.fft_frequencies(sr=self.sr, n_fft=N_FFT).astype(np.float32)  # (F,) Hz
 
     @functools.cached_property
     def mfcc(self) -> np.ndarray:
@@ -154,17 +160,41 @@ class _ClipFeatures:
 
     @functools.cached_property
     def centroid(self) -> np.ndarray:
-        return librosa.feature.spectral_centroid(S=self.magnitude, sr=self.sr)[0]  # (T,)
+        # librosa.feature.spectral_centroid's formula, sum_f f * S[f] / sum_f S[f], as
+        # one matrix product (librosa normalises the whole spectrogram first); frames
+        # without energy get 0 as in librosa.
+        total = self.magnitude.sum(axis=0)  # (T,)
+        weighted = self.frequencies @ self.magnitude  # (T,)
+        return np.divide(weighted, total, out=np.zeros_like(weighted), where=total > 0)
 
     @functools.cached_property
     def rolloff(self) -> np.ndarray:
-        # The offset changes the spectrum, so this is the one feature needing its own STFT.
-        offset = np.abs(
-            librosa.stft(self.y + ROLLOFF_OFFSET, n_fft=N_FFT, hop_length=HOP_LENGTH)
-        )  # (1 + N_FFT // 2, T)
-        return librosa.feature.spectral_rolloff(S=offset, sr=self.sr, roll_percent=ROLL_PERCENT)[
-            0
-        ]  # (T,)
+        # The recipe takes the rolloff of y + offset. The STFT is linear, so its STFT is
+        # this clip's plus the (cheap) STFT of the constant.
+        shifted = np.abs(self.stft + _stft_of_constant(ROLLOFF_OFFSET, len(self.y)))  # (F, T)
+        # librosa.feature.spectral_rolloff: the lowest frequency below which
+        # ROLL_PERCENT of the frame's magnitude lies.
+        cumulative = np.cumsum(shifted, axis=0)  # (F, T)
+        reached = cumulative >= ROLL_PERCENT * cumulative[-1]
+        return self.frequencies[np.argmax(reached, axis=0)]  # (T,)
+
+
+def _stft_of_constant(value: float, n_samples: int) -> np.ndarray:
+    """librosa.stft (centred, zero-padded) of `value` repeated n_samples times: (F, T).
+
+    Every frame lying wholly inside the signal sees the same windowed constant, so
+    only the few frames that overlap the padding at either end need their own FFT.
+    """
+    window = librosa.filters.get_window("hann", N_FFT, fftbins=True)  # (N_FFT,)
+    n_frames = 1 + n_samples // HOP_LENGTH
+    first_sample = np.arange(n_frames) * HOP_LENGTH - N_FFT // 2  # (T,) centred frames
+    partial = (first_sample < 0) | (first_sample + N_FFT > n_samples)
+    stft = np.empty((1 + N_FFT // 2, n_frames), dtype=np.complex64)
+    stft[:] = np.fft.rfft(value * window)[:, None]
+    samples = first_sample[partial, None] + np.arange(N_FFT)  # (n_partial, N_FFT)
+    in_signal = (samples >= 0) & (samples < n_samples)
+    stft[:, partial] = np.fft.rfft(value * window * in_signal, axis=1).T
+    return stft
 
 
 # ---- matrices: specshow ---------------------------------------------------------------
@@ -185,7 +215,7 @@ def _matrix_image(matrix: np.ndarray, size: int, cmap_name: str) -> np.ndarray:
     centres = (np.arange(size) + 0.5) / size
     rows = (centres * n_rows).astype(np.intp)[::-1]  # top pixel row shows the last matrix row
     cols = (centres * n_frames).astype(np.intp)
-    return _lookup_table(cmap_name)[index[np.ix_(rows, cols)]]
+    return np.take(_lookup_table(cmap_name), index[rows][:, cols], axis=0)
 
 
 @functools.cache
@@ -206,10 +236,20 @@ def _mfcc_image(features: _ClipFeatures, size: int) -> np.ndarray:
 
 
 def _mfcc_scaled_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    scaled = sklearn.preprocessing.scale(
-        features.mfcc, axis=1
-    )  # zero mean, unit std per coefficient
+    scaled = _standardised(features.mfcc)
     return _matrix_image(scaled, size, _default_cmap(scaled))
+
+
+def _standardised(matrix: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per row, as sklearn.preprocessing.scale(matrix, axis=1).
+
+    Computed in float64, which spares sklearn's float32 precision warnings; constant
+    rows (silence) become zeros, as sklearn leaves a zero deviation unscaled.
+    """
+    matrix = matrix.astype(np.float64)  # (rows, frames)
+    centred = matrix - matrix.mean(axis=1, keepdims=True)
+    deviation = centred.std(axis=1, keepdims=True)
+    return centred / np.where(deviation > 0, deviation, 1.0)
 
 
 def _chromagram_image(features: _ClipFeatures, size: int) -> np.ndarray:
