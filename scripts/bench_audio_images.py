@@ -23,6 +23,7 @@ import ffmpeg
 import librosa
 import numpy as np
 import soundfile
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from avrepro.features import audio_images, audio_images_reference
@@ -42,26 +43,35 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=299, help="image side in pixels")
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing; best is kept")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1: the workflow renders clips in parallel processes, and "
+        "multi-threaded BLAS on these small matrices stalls when cores are shared)",
+    )
     args = parser.parse_args()
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        _benchmark(args.clips, args.size, args.repeats)
 
-    signals = _load_clips(args.clips)
+
+def _benchmark(clips: list[Path] | None, size: int, repeats: int) -> None:
+    """Time both renderers on the clips and print the table and the speed ratio."""
+    signals = _load_clips(clips)
     names = audio_images.REPRESENTATIONS
     reference = {name: [] for name in names}
     fast = {name: [] for name in names}
     fast_all = []
-    size = args.size
     for label, y in tqdm(signals.items(), desc="clips", unit="clip"):
         for name in names:
             reference[name].append(
-                _best_time(args.repeats, audio_images_reference.render, y, SAMPLE_RATE, name, size)
+                _best_time(repeats, audio_images_reference.render, y, SAMPLE_RATE, name, size)
             )
-            fast[name].append(
-                _best_time(args.repeats, audio_images.render, y, SAMPLE_RATE, name, size)
-            )
-        fast_all.append(_best_time(args.repeats, audio_images.render_all, y, SAMPLE_RATE, size))
+            fast[name].append(_best_time(repeats, audio_images.render, y, SAMPLE_RATE, name, size))
+        fast_all.append(_best_time(repeats, audio_images.render_all, y, SAMPLE_RATE, size))
         tqdm.write(f"{label}: {len(y) / SAMPLE_RATE:.2f} s of audio")
 
-    print(f"\n{len(signals)} clip(s), {args.size}x{args.size}, seconds per clip (mean over clips)")
+    print(f"\n{len(signals)} clip(s), {size}x{size}, seconds per clip (mean over clips)")
     print(f"{'representation':<20}{'reference':>12}{'fast':>12}{'ratio':>9}")
     for name in names:
         ref, fst = statistics.mean(reference[name]), statistics.mean(fast[name])

@@ -1,10 +1,10 @@
 import io
 import shutil
-import subprocess
 import tarfile
 import zipfile
 
 import pytest
+from rar import rar_bytes
 
 from avrepro.data.archives import ArchiveError, UnsafeArchiveError, extract
 
@@ -152,17 +152,43 @@ def test_rar_without_any_tool_says_what_to_install(tmp_path, monkeypatch):
     assert_nothing_written(tmp_path, archive)
 
 
-RAR_EXTRACTORS = [tool for tool in ("unrar", "unar", "bsdtar", "7z") if shutil.which(tool)]
+# Each extractor with the binaries it runs; a test puts only those on PATH.
+RAR_TOOLS = {"unrar": ["unrar"], "unar": ["unar", "lsar"], "bsdtar": ["bsdtar"], "7z": ["7z"]}
+INSTALLED_RAR_TOOLS = [
+    tool for tool, binaries in RAR_TOOLS.items() if all(map(shutil.which, binaries))
+]
 
 
-@pytest.mark.skipif(not RAR_EXTRACTORS, reason="no RAR extractor (unrar, unar, bsdtar, 7z)")
-@pytest.mark.skipif(not shutil.which("rar"), reason="no `rar` to build a test archive")
-def test_rar_in_the_ucf101_video_layout(tmp_path):
-    source = tmp_path / "src"
-    (source / "UCF-101/ApplyEyeMakeup").mkdir(parents=True)
-    (source / "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi").write_bytes(b"avi")
+@pytest.fixture(params=INSTALLED_RAR_TOOLS or [None])
+def only_rar_tool(request, tmp_path, monkeypatch):
+    """A PATH holding one installed RAR extractor and nothing else; one test per tool."""
+    if request.param is None:
+        pytest.skip("no RAR extractor installed (unrar, unar, bsdtar or 7z)")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for binary in RAR_TOOLS[request.param]:
+        (folder / binary).symlink_to(shutil.which(binary))
+    monkeypatch.setenv("PATH", str(folder))
+    return request.param
+
+
+def test_rar_in_the_ucf101_video_layout(tmp_path, only_rar_tool):
+    members = {
+        "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi": b"avi" * 1000,
+        "UCF-101/HandstandPushups/v_HandStandPushups_g01_c01.avi": b"avi 2",
+    }
     archive = tmp_path / "UCF101.rar"
-    subprocess.run(["rar", "a", "-r", "-idq", str(archive), "UCF-101"], cwd=source, check=True)
+    archive.write_bytes(rar_bytes(members))
     files = extract(archive, tmp_path / "out")
-    assert files == [tmp_path / "out/UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"]
-    assert files[0].read_bytes() == b"avi"
+    assert files == sorted(tmp_path / "out" / name for name in members)
+    for name, data in members.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+
+
+def test_rar_member_escaping_the_target_is_refused_before_writing(tmp_path, only_rar_tool):
+    archive = tmp_path / "bad.rar"
+    archive.write_bytes(rar_bytes({"ok.txt": b"ok", "../evil.txt": b"pwned"}))
+    with pytest.raises(UnsafeArchiveError) as caught:
+        extract(archive, tmp_path / "out")
+    assert caught.value.member == "../evil.txt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.rar", "bin"]

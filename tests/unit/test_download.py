@@ -148,3 +148,54 @@ def test_connection_refused_is_retried_then_fails(tmp_path):
 def test_rejects_a_malformed_checksum(tmp_path, bad):
     with pytest.raises(ValueError, match="sha256"):
         download_file("http://127.0.0.1:1/never-asked", tmp_path / "x", sha256=bad)
+
+
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+@pytest.mark.parametrize("checksum", [f"md5:{MD5}", f"MD5:{MD5.upper()}", f"sha256:{SHA256}"])
+def test_checksum_takes_an_algorithm(tmp_path, checksum):
+    dest = tmp_path / "data.bin"
+    with serve({"/data.bin": PAYLOAD}) as url:
+        download_file(f"{url}/data.bin", dest, checksum=checksum)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_md5_mismatch_names_the_algorithm_and_leaves_nothing(tmp_path):
+    dest = tmp_path / "data.bin"
+    wrong = "0" * 32
+    with serve({"/data.bin": PAYLOAD}) as url, pytest.raises(ChecksumError) as caught:
+        download_file(f"{url}/data.bin", dest, checksum=f"md5:{wrong}")
+    assert (caught.value.algorithm, caught.value.expected, caught.value.actual) == (
+        "md5",
+        wrong,
+        MD5,
+    )
+    assert f"md5 is {MD5}" in str(caught.value)
+    assert not dest.exists() and not part_of(dest).exists()
+
+
+def test_an_existing_dest_is_checked_with_the_given_algorithm(tmp_path):
+    dest = tmp_path / "data.bin"
+    dest.write_bytes(PAYLOAD)
+    log = RequestLog()
+    with serve({"/data.bin": PAYLOAD}, log=log) as url:
+        download_file(f"{url}/data.bin", dest, checksum=f"md5:{MD5}")
+        assert log.count("/data.bin") == 0
+        with pytest.raises(ChecksumError, match="md5"):
+            download_file(f"{url}/data.bin", dest, checksum=f"md5:{'f' * 32}")
+    assert not dest.exists()  # neither the stale file nor the new one is kept
+
+
+@pytest.mark.parametrize(
+    ("sha256", "checksum", "message"),
+    [
+        (None, "crc32:0123abcd", "'md5:HEX' or 'sha256:HEX'"),
+        (None, f"md5{MD5}", "'md5:HEX' or 'sha256:HEX'"),
+        (None, f"md5:{MD5}00", "md5 must be 8 to 32 hex digits"),
+        (SHA256, f"md5:{MD5}", "not both"),
+    ],
+)
+def test_rejects_a_malformed_or_doubled_checksum(tmp_path, sha256, checksum, message):
+    with pytest.raises(ValueError, match=message):
+        download_file("http://127.0.0.1:1/x", tmp_path / "x", sha256=sha256, checksum=checksum)

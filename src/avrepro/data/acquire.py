@@ -5,10 +5,15 @@ readers (`ucf101`, `kinetics`) expect.
     kinetics400: root/annotations/{train,validate,test}.csv,
                  root/{split}/{label}/{youtube_id}_{start:06d}_{end:06d}.mp4,
                  root/download_status/{split}.csv
+    ave:         root/AVE/*.mp4, root/{Annotations,trainSet,valSet,testSet}.txt
+    dcase2021:   root/audio/*.wav, root/video/*.mp4, root/evaluation_setup/fold1_*.csv
+    moments_mini: root/{training,validation}/{label}/*.mp4, root/{training,validation}Set.csv,
+                 root/moments_categories.txt
 
 Archives are kept in root/downloads/ once verified, so a re-run neither downloads nor
 unpacks again; each step moves its result into place in one rename, so an interrupted
-run resumes at the first step whose result is missing.
+run resumes at the first step whose result is missing. DCASE's 25 parts (about 110 GB)
+are the exception: each is deleted once unpacked, and a marker beside it records that.
 """
 
 import os
@@ -22,6 +27,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 from tqdm import tqdm
 
+from avrepro.data import ave, dcase, mit
 from avrepro.data.archives import extract
 from avrepro.data.download import download_file
 from avrepro.data.kinetics import ANNOTATION_COLUMNS, ANNOTATION_FILES, read_annotations, video_path
@@ -150,6 +156,145 @@ def acquire_kinetics_videos(
     )
     _write_atomically(root / "download_status" / f"{split}.csv", status.to_csv(index=False))
     return status
+
+
+def acquire_ave(cfg: dict, root: Path) -> None:
+    """Download and unpack AVE_Dataset.zip (videos, annotations, ECCV 2018 split).
+
+    cfg: {archive: {url, sha256 or md5}}; the digest may be null. The authors share the
+    archive on Google Drive, whose URLs name no file, so it is saved as AVE_Dataset.zip.
+    Writes root/.complete last.
+    """
+    root = Path(root)
+    url, checksum = _url_and_checksum(cfg.get("archive"), "archive")
+    lists = [ave.ANNOTATIONS_FILE, *ave.SPLIT_FILES.values()]
+    if not (root / ave.VIDEO_DIR).is_dir():
+        archive = download_file(url, root / "downloads" / "AVE_Dataset.zip", checksum=checksum)
+
+        def holds_ave(folder: Path) -> bool:
+            return (folder / ave.ANNOTATIONS_FILE).is_file() and (folder / ave.VIDEO_DIR).is_dir()
+
+        with _unpacked(archive, f"{ave.ANNOTATIONS_FILE} and {ave.VIDEO_DIR}/", holds_ave) as found:
+            _move_files(archive, found, lists, root)
+            os.replace(found / ave.VIDEO_DIR, root / ave.VIDEO_DIR)  # last: marks the step done
+
+    annotations = ave.read_ave(root)  # the lists must parse before the dataset counts as acquired
+    videos = sum(1 for _ in (root / ave.VIDEO_DIR).glob("*.mp4"))
+    _write_atomically(root / ".complete", f"annotations {len(annotations)}\nvideos {videos}\n")
+
+
+def acquire_dcase(cfg: dict, root: Path) -> None:
+    """Download and unpack TAU Urban Audio-Visual Scenes 2021 (development), all parts.
+
+    cfg: {archives: [{url, md5}, ...]}: the meta, audio and video zips of Zenodo record
+    4477542, in any order. What a part holds is recognised by its content (an audio/,
+    video/ or evaluation_setup/ folder), and parts are merged folder by folder into root.
+    Writes root/.complete last.
+    """
+    root = Path(root)
+    entries = cfg.get("archives")
+    if not isinstance(entries, list) or not entries:
+        raise AcquisitionError("config key 'archives' needs a list of {url, md5} entries")
+    sources = [_url_and_checksum(entry, f"archives[{i}]") for i, entry in enumerate(entries)]
+    downloads = root / "downloads"
+    for url, checksum in tqdm(sources, desc="dcase2021 archives", unit="archive"):
+        name = Path(urlsplit(url).path).name
+        marker = downloads / f"{name}.unpacked"
+        if marker.exists():
+            continue
+        archive = download_file(url, downloads / name, checksum=checksum)
+        with _unpacked(archive, "audio/, video/ or evaluation_setup/", _holds_dcase_part) as found:
+            _merge(found, root)
+        # Marker first: killed in between, a part leaves its archive behind, never a gap.
+        _write_atomically(marker, f"{checksum or 'unverified'}\n")
+        archive.unlink()
+
+    clips = dcase.read_dcase(root)
+    _write_atomically(
+        root / ".complete",
+        f"clips {len(clips)}\n"
+        f"audio {sum(1 for _ in (root / 'audio').glob('*.wav'))}\n"
+        f"video {sum(1 for _ in (root / 'video').glob('*.mp4'))}\n",
+    )
+
+
+def acquire_mit(cfg: dict, root: Path) -> None:
+    """Download and unpack Moments_in_Time_Mini.zip from the URL the user was sent.
+
+    cfg: {archive: {url, sha256 or md5}}. Moments in Time is shared on request, so the
+    URL is not in the default config and its absence is an error saying how to get one.
+    Writes root/.complete last.
+    """
+    root = Path(root)
+    entry = cfg.get("archive")
+    if not isinstance(entry, dict) or not entry.get("url"):
+        raise AcquisitionError(
+            "Moments in Time is shared on request: fill in the form at "
+            "http://moments.csail.mit.edu/, then set raw.moments_mini.archive.url in "
+            "config.yaml to the Moments_in_Time_Mini.zip link you receive"
+        )
+    url, checksum = _url_and_checksum(entry, "archive")
+    train_folder = mit.SPLITS["train"][1]
+    if not (root / train_folder).is_dir():
+        archive = download_file(
+            url, root / "downloads" / "Moments_in_Time_Mini.zip", checksum=checksum
+        )
+
+        def holds_mit(folder: Path) -> bool:
+            return (folder / mit.CATEGORIES_FILE).is_file() and (folder / train_folder).is_dir()
+
+        content = f"{mit.CATEGORIES_FILE} and {train_folder}/"
+        with _unpacked(archive, content, holds_mit) as found:
+            lists = [mit.CATEGORIES_FILE, *(name for name, _ in mit.SPLITS.values())]
+            _move_files(archive, found, lists, root)
+            validation_folder = mit.SPLITS["test"][1]
+            if not (found / validation_folder).is_dir():
+                raise AcquisitionError(f"{archive}: no {validation_folder}/ beside {train_folder}/")
+            os.replace(found / validation_folder, root / validation_folder)
+            os.replace(found / train_folder, root / train_folder)  # last: marks the step done
+
+    clips = mit.read_mit(root)
+    videos = sum(1 for _, folder in mit.SPLITS.values() for _ in (root / folder).glob("*/*.mp4"))
+    _write_atomically(root / ".complete", f"clips {len(clips)}\nvideos {videos}\n")
+
+
+def _url_and_checksum(entry: object, key: str) -> tuple[str, str | None]:
+    """(url, "md5:..." / "sha256:..." or None) of a config entry {url, sha256 or md5}."""
+    if not isinstance(entry, dict) or not entry.get("url"):
+        raise AcquisitionError(f"config key '{key}' needs a url (and a sha256 or md5, or null)")
+    digests = [f"{name}:{entry[name]}" for name in ("sha256", "md5") if entry.get(name)]
+    if len(digests) > 1:
+        raise AcquisitionError(f"config key '{key}': give a sha256 or an md5, not both")
+    return entry["url"], digests[0] if digests else None
+
+
+def _holds_dcase_part(folder: Path) -> bool:
+    return any((folder / name).is_dir() for name in ("audio", "video", dcase.SETUP_DIR))
+
+
+def _move_files(archive: Path, found: Path, names: list[str], root: Path) -> None:
+    """Move the files `names` from `found` into `root`; all must be there."""
+    missing = [name for name in names if not (found / name).is_file()]
+    if missing:
+        raise AcquisitionError(f"{archive}: {missing} missing from {found.name}/")
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.replace(found / name, root / name)
+
+
+def _merge(source: Path, target: Path) -> None:
+    """Move the tree `source` into `target`, merging folders that exist in both.
+
+    Each file arrives in one rename; a file already there is replaced, so a part unpacked
+    again after an interruption lands the same way.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        destination = target / entry.name
+        if entry.is_dir() and destination.is_dir():
+            _merge(entry, destination)
+        else:
+            os.replace(entry, destination)
 
 
 def _url_and_sha256(cfg: dict, key: str, prefix: str = "") -> tuple[str, str | None]:

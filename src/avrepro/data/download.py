@@ -40,10 +40,11 @@ class DownloadError(Exception):
 
 
 class ChecksumError(DownloadError):
-    def __init__(self, url: str, expected: str, actual: str) -> None:
-        super().__init__(url, f"sha256 is {actual}, expected {expected}")
+    def __init__(self, url: str, expected: str, actual: str, algorithm: str = "sha256") -> None:
+        super().__init__(url, f"{algorithm} is {actual}, expected {expected}")
         self.expected = expected
         self.actual = actual
+        self.algorithm = algorithm
 
 
 class _Transient(Exception):
@@ -57,20 +58,23 @@ def download_file(
     expected_size: int | None = None,
     retries: int = 3,
     timeout: float = 60,
+    checksum: str | None = None,
 ) -> Path:
     """Download `url` to `dest` and return `dest`; skip it when `dest` already verifies.
 
     sha256: the full hex digest, or a prefix of it of at least 8 hex digits (torch.hub's
     convention: `resnet18-f37072fd.pth` carries the first 8). None skips the check.
+    checksum: the same as "ALGORITHM:DIGEST", for publishers that print another digest
+    (Zenodo lists MD5s): "md5:...", or "sha256:..."; give it or `sha256`, not both.
     retries: attempts after the first one, for transient failures only.
     Raises DownloadError (naming the URL and the HTTP status or the reason) or
     ChecksumError; see the module docstring for what stays on disk.
     """
     dest = Path(dest)
-    sha256 = _checked_sha256(sha256)
+    digest = _checked_digest(sha256, checksum)
     if dest.exists():
         try:
-            _verify(url, dest, sha256, expected_size)
+            _verify(url, dest, digest, expected_size)
             return dest
         except DownloadError as error:
             log.warning("%s exists but does not verify (%s); downloading again", dest, error)
@@ -91,7 +95,7 @@ def download_file(
             time.sleep(delay)
 
     try:
-        _verify(url, part, sha256, expected_size)
+        _verify(url, part, digest, expected_size)
     except DownloadError:
         part.unlink()
         raise
@@ -99,14 +103,29 @@ def download_file(
     return dest
 
 
-def _checked_sha256(sha256: str | None) -> str | None:
-    if sha256 is None:
+# Algorithm -> hex digits of its full digest.
+_DIGEST_LENGTHS = {"sha256": 64, "md5": 32}
+
+
+def _checked_digest(sha256: str | None, checksum: str | None) -> tuple[str, str] | None:
+    """(algorithm, lower-case hex digest or prefix), or None when nothing is to be checked."""
+    if sha256 is not None and checksum is not None:
+        raise ValueError("give either sha256 or checksum, not both")
+    if checksum is not None:
+        algorithm, _, value = checksum.partition(":")
+        algorithm = algorithm.strip().lower()
+        if algorithm not in _DIGEST_LENGTHS or not value:
+            raise ValueError(f"checksum must be 'md5:HEX' or 'sha256:HEX', got {checksum!r}")
+    elif sha256 is not None:
+        algorithm, value = "sha256", sha256
+    else:
         return None
-    digest = sha256.strip().lower()
+    digest = value.strip().lower()
+    longest = _DIGEST_LENGTHS[algorithm]
     # Fewer than 8 hex digits would accept almost any file, so it is refused as a typo.
-    if not re.fullmatch(r"[0-9a-f]{8,64}", digest):
-        raise ValueError(f"sha256 must be 8 to 64 hex digits, got {sha256!r}")
-    return digest
+    if not re.fullmatch(rf"[0-9a-f]{{8,{longest}}}", digest):
+        raise ValueError(f"{algorithm} must be 8 to {longest} hex digits, got {value!r}")
+    return algorithm, digest
 
 
 def _fetch(url: str, part: Path, timeout: float) -> None:
@@ -157,12 +176,15 @@ def _stream(
     return received
 
 
-def _verify(url: str, path: Path, sha256: str | None, expected_size: int | None) -> None:
+def _verify(
+    url: str, path: Path, digest: tuple[str, str] | None, expected_size: int | None
+) -> None:
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
         raise DownloadError(url, f"got {size} bytes, expected {expected_size}")
-    if sha256 is not None:
+    if digest is not None:
+        algorithm, expected = digest
         with path.open("rb") as file:
-            actual = hashlib.file_digest(file, "sha256").hexdigest()
-        if not actual.startswith(sha256):
-            raise ChecksumError(url, sha256, actual)
+            actual = hashlib.file_digest(file, algorithm).hexdigest()
+        if not actual.startswith(expected):
+            raise ChecksumError(url, expected, actual, algorithm)

@@ -14,6 +14,13 @@ so this module produces the same pictures without matplotlib figures: the STFT i
 computed once per clip and every spectral feature derived from it, matrices are
 coloured through the colormap's lookup table and resampled with specshow's geometry,
 and the waveform envelope and the curves are rasterised directly, anti-aliased.
+tests/unit/test_audio_images.py bounds the difference to the reference image.
+
+Where the pictures are drawn as waveshow draws them rather than as one might expect:
+the waveform is the symmetric envelope +-max|y| per frame (waveshow's, not a min/max
+per column), and clips shorter than waveshow's 11025 points, which it draws as a
+sample-by-sample line, still get the envelope here (identical once a pixel column
+holds many samples; at 299 px that is any clip longer than about 0.1 s).
 """
 
 import functools
@@ -88,8 +95,8 @@ def render_all(
         )
     if size < 1:
         raise AudioImageError(f"image size must be positive, got {size}")
-    features = _ClipFeatures(_checked_signal(y), sr)
-    return {name: _RENDERERS[name](features, size) for name in representations}
+    features = _ClipFeatures(_checked_signal(y), sr, size)
+    return {name: _RENDERERS[name](features) for name in representations}
 
 
 def _checked_signal(y: np.ndarray) -> np.ndarray:
@@ -108,29 +115,27 @@ def _checked_signal(y: np.ndarray) -> np.ndarray:
 
 
 class _ClipFeatures:
-    """The spectral features of one clip, each computed at most once, on demand."""
+    """One clip's features for its images at one size, each computed at most once."""
 
-    def __init__(self, y: np.ndarray, sr: int) -> None:
+    def __init__(self, y: np.ndarray, sr: int, size: int) -> None:
         self.y = y  # (n_samples,)
         self.sr = sr
-        self._overlay_waves: dict[int, tuple] = {}  # image size -> overlay_wave's result
+        self.size = size
 
-    def overlay_wave(self, size: int) -> tuple[int, tuple[float, float], np.ndarray, np.ndarray]:
+    @functools.cached_property
+    def overlay_wave(self) -> tuple[int, tuple[float, float], np.ndarray]:
         """The waveform under the centroid and rolloff curves, drawn once for both.
 
-        Returns the x extent in samples, the value range and the fill and outline
-        coverage. matplotlib's autoscaled limits cover both artists: the wave in
-        [-peak, peak], the min-max scaled curve in [0, 1] at frame times.
+        Returns the x extent in samples, the value range, and the wave's opacity
+        (size, size). matplotlib's autoscaled limits cover both artists: the
+        wave in [-peak, peak], the min-max scaled curve in [0, 1] at frame times.
         """
-        if size in self._overlay_waves:
-            return self._overlay_waves[size]
         last_frame_x = (len(self.y) // HOP_LENGTH) * HOP_LENGTH  # centred STFT frames
         x_end = max(len(self.y) - 1, last_frame_x)
         peak = float(np.abs(self.y).max())
         value_range = (min(-peak, 0.0), max(peak, 1.0))
-        fill, outline = _envelope_coverage(self.y, x_end, value_range, size)
-        self._overlay_waves[size] = (x_end, value_range, fill, outline)
-        return self._overlay_waves[size]
+        opacity = _envelope_opacity(self.y, x_end, value_range, self.size, OVERLAY_WAVE_ALPHA)
+        return x_end, value_range, opacity
 
     @functools.cached_property
     def stft(self) -> np.ndarray:
@@ -231,13 +236,13 @@ def _default_cmap(matrix: np.ndarray) -> str:
     return librosa.display.cmap(matrix).name
 
 
-def _mfcc_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _matrix_image(features.mfcc, size, _default_cmap(features.mfcc))
+def _mfcc_image(features: _ClipFeatures) -> np.ndarray:
+    return _matrix_image(features.mfcc, features.size, _default_cmap(features.mfcc))
 
 
-def _mfcc_scaled_image(features: _ClipFeatures, size: int) -> np.ndarray:
+def _mfcc_scaled_image(features: _ClipFeatures) -> np.ndarray:
     scaled = _standardised(features.mfcc)
-    return _matrix_image(scaled, size, _default_cmap(scaled))
+    return _matrix_image(scaled, features.size, _default_cmap(scaled))
 
 
 def _standardised(matrix: np.ndarray) -> np.ndarray:
@@ -252,43 +257,37 @@ def _standardised(matrix: np.ndarray) -> np.ndarray:
     return centred / np.where(deviation > 0, deviation, 1.0)
 
 
-def _chromagram_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _matrix_image(features.chroma, size, "coolwarm")
+def _chromagram_image(features: _ClipFeatures) -> np.ndarray:
+    return _matrix_image(features.chroma, features.size, "coolwarm")
 
 
 # ---- waveform and curves: waveshow + plot ----------------------------------------------
 
 
-def _waveplot_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    y = features.y
+def _waveplot_image(features: _ClipFeatures) -> np.ndarray:
+    y, size = features.y, features.size
     peak = float(np.abs(y).max())
-    fill, outline = _envelope_coverage(y, len(y) - 1, (-peak, peak), size)
-    return _composite([(WAVE_COLOR, fill), (WAVE_COLOR, outline)], size)
+    opacity = _envelope_opacity(y, len(y) - 1, (-peak, peak), size, alpha=1.0)
+    return _composite([(WAVE_COLOR, opacity)], size)
 
 
-def _spectral_centroid_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _curve_over_wave_image(features, features.centroid, size)
+def _spectral_centroid_image(features: _ClipFeatures) -> np.ndarray:
+    return _curve_over_wave_image(features, features.centroid)
 
 
-def _spectral_rolloff_image(features: _ClipFeatures, size: int) -> np.ndarray:
-    return _curve_over_wave_image(features, features.rolloff, size)
+def _spectral_rolloff_image(features: _ClipFeatures) -> np.ndarray:
+    return _curve_over_wave_image(features, features.rolloff)
 
 
-def _curve_over_wave_image(features: _ClipFeatures, curve: np.ndarray, size: int) -> np.ndarray:
+def _curve_over_wave_image(features: _ClipFeatures, curve: np.ndarray) -> np.ndarray:
     """The faded waveform with `curve` (one value per frame), min-max scaled, on top."""
     lo, hi = float(curve.min()), float(curve.max())
     normalised = (curve - lo) / (hi - lo) if hi > lo else np.zeros_like(curve)  # minmax_scale
     frame_x = np.arange(len(curve)) * HOP_LENGTH  # frame times, in samples
-    x_end, value_range, fill, outline = features.overlay_wave(size)
+    x_end, value_range, wave = features.overlay_wave
+    size = features.size
     line = _polyline_coverage(frame_x / x_end * size, normalised, value_range, size)
-    return _composite(
-        [
-            (WAVE_COLOR, fill * OVERLAY_WAVE_ALPHA),
-            (WAVE_COLOR, outline * OVERLAY_WAVE_ALPHA),
-            (CURVE_COLOR, line),
-        ],
-        size,
-    )
+    return _composite([(WAVE_COLOR, wave), (CURVE_COLOR, line)], size)
 
 
 def _rows_from_values(
@@ -301,17 +300,19 @@ def _rows_from_values(
     return (top - values) / (top - bottom) * size
 
 
-def _envelope_coverage(
-    y: np.ndarray, x_end: int, value_range: tuple[float, float], size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coverage of waveshow's envelope (x from sample 0 to `x_end`): fill, outline.
+def _envelope_opacity(
+    y: np.ndarray, x_end: int, value_range: tuple[float, float], size: int, alpha: float
+) -> np.ndarray:
+    """Opacity of waveshow's envelope drawn with `alpha`, x from sample 0 to `x_end`.
 
     waveshow fills between -e and +e, e being max|y| over frames of
     `len(y) // WAVESHOW_MAX_POINTS` samples, and strokes the polygon's outline in the
-    same colour. In each sub-column the fill reaches the highest frame envelope, and
-    the outline, zig-zagging from frame to frame, covers the band between the lowest
-    and the highest, widened by half its line width on every side. Fill and outline
-    are separate layers because, faded, their overlap comes out darker.
+    same colour and alpha over the fill (faded, their overlap comes out darker).
+    Per sub-column, the fill reaches the highest frame envelope. The outline zig-zags
+    from frame to frame; its up and down strokes partly cancel in Agg, and measured
+    against matplotlib its coverage is the fraction of the sub-column's frames that
+    reach the row (0 where all do). Its outer edge is widened by half the line width
+    on every side. Fill and outline are composited per sub-column, then averaged.
     """
     hop = max(1, len(y) // WAVESHOW_MAX_POINTS)
     n_frames = len(y) // hop
@@ -320,27 +321,54 @@ def _envelope_coverage(
     first_frame = np.arange(n_sub) * x_end // n_sub // hop  # of each sub-column
     inside = first_frame < n_frames  # sub-columns past the signal's end (overlays) stay empty
     highest = np.zeros(n_sub)  # (n_sub,)
-    lowest = np.zeros(n_sub)
     highest[inside] = np.maximum.reduceat(envelope, first_frame[inside])
-    lowest[inside] = np.minimum.reduceat(envelope, first_frame[inside])
 
+    fill = _span_coverage(
+        np.where(inside, _rows_from_values(highest, value_range, size), 0.0),
+        np.where(inside, _rows_from_values(-highest, value_range, size), 0.0),
+        size,
+    )
+
+    # Outer edge: the stroke's half width reaches into neighbouring sub-columns too.
     half_width = 0.5 * ENVELOPE_EDGE_PT * DPI / 72  # in pixels
     reach = round(half_width * SUBCOLUMNS)  # the same, in sub-columns
-    outer = _sliding(np.maximum, highest, reach)
-    inner = -_sliding(np.maximum, -np.where(inside, lowest, np.inf), reach)
-    inner = np.minimum(inner, outer)  # sub-columns near the end see only the last frames
     drawn = _sliding(np.maximum, inside, reach)
-
-    def band(low: np.ndarray, high: np.ndarray, widen: float, mask: np.ndarray) -> np.ndarray:
-        upper = _rows_from_values(high, value_range, size) - widen  # high values at the top
-        lower = _rows_from_values(low, value_range, size) + widen
-        return _coverage(np.where(mask, upper, 0.0), np.where(mask, lower, 0.0), size)
-
-    fill = band(-highest, highest, 0.0, inside)
-    outline = np.maximum(
-        band(inner, outer, half_width, drawn), band(-outer, -inner, half_width, drawn)
+    outer = _rows_from_values(_sliding(np.maximum, highest, reach), value_range, size)
+    edge = _rows_from_values(highest, value_range, size)
+    mirror = _rows_from_values(0.0, value_range, size) * 2  # reflects rows about zero
+    top_edge = _span_coverage(
+        np.where(drawn, outer - half_width, 0.0), np.where(drawn, edge + half_width, 0.0), size
     )
-    return fill, outline
+    bottom_edge = _span_coverage(
+        np.where(drawn, mirror - edge - half_width, 0.0),
+        np.where(drawn, mirror - outer + half_width, 0.0),
+        size,
+    )
+
+    edges = np.maximum(top_edge, bottom_edge, out=top_edge)  # (size, n_sub)
+    # Fill, then outline over it: 1 - (1 - a f)(1 - a e) = a (f + e - a f e), in place
+    # because these arrays are large enough for fresh allocations to cost.
+    solid = edges * fill
+    solid *= -alpha
+    solid += fill
+    solid += edges
+    solid *= alpha
+    solid = _average_subcolumns(solid)  # (size, size)
+
+    # Zig-zag, inside the fill, so per pixel column: count the frames whose fill
+    # covers each pixel row's centre.
+    frame_column = np.minimum(np.arange(n_frames) * hop * size // max(x_end, 1), size - 1)
+    top = _rows_from_values(envelope, value_range, size)  # (n_frames,)
+    first_row = np.clip(np.ceil(top - 0.5), 0, size).astype(np.intp)
+    end_row = np.clip(np.floor(mirror - top - 0.5) + 1, first_row, size).astype(np.intp)
+    bins = (size + 1) * size
+    starts = np.bincount(first_row * size + frame_column, minlength=bins)
+    ends = np.bincount(end_row * size + frame_column, minlength=bins)
+    covering = np.cumsum((starts - ends).reshape(size + 1, size)[:size], axis=0)  # (size, size)
+    frames_per_column = np.maximum(np.bincount(frame_column, minlength=size), 1)
+    fraction = (covering / frames_per_column).astype(np.float32)
+    zigzag = np.where(fraction < 1, fraction, 0.0)
+    return 1 - (1 - solid) * (1 - alpha * zigzag)
 
 
 def _polyline_coverage(
@@ -369,7 +397,9 @@ def _polyline_coverage(
     # The line runs from x[0] to x[-1]; beyond its (widened) ends nothing is drawn.
     centres = np.arange(n_sub) + 0.5
     drawn = (centres > sub_x[0] - reach) & (centres < sub_x[-1] + reach)
-    return _coverage(np.where(drawn, upper, 0.0), np.where(drawn, lower, 0.0), size)
+    return _average_subcolumns(
+        _span_coverage(np.where(drawn, upper, 0.0), np.where(drawn, lower, 0.0), size)
+    )
 
 
 def _sliding(reduce: np.ufunc, values: np.ndarray, reach: int) -> np.ndarray:
@@ -381,20 +411,24 @@ def _sliding(reduce: np.ufunc, values: np.ndarray, reach: int) -> np.ndarray:
     return reduce.reduce(windows, axis=-1)
 
 
-def _coverage(upper: np.ndarray, lower: np.ndarray, size: int) -> np.ndarray:
-    """Pixel coverage of vertical spans [upper, lower] given per sub-column: (size, size).
+def _span_coverage(upper: np.ndarray, lower: np.ndarray, size: int) -> np.ndarray:
+    """Coverage of pixel rows by vertical spans [upper, lower], one per sub-column.
 
-    upper, lower: (size * SUBCOLUMNS,) continuous rows (upper == lower: nothing drawn).
-    Each pixel gets the length of its overlap with the span of each of its sub-columns,
-    averaged: exact anti-aliasing vertically, SUBCOLUMNS-fold supersampling across.
+    upper, lower: (n_sub,) continuous rows (upper >= lower: nothing drawn). Returns
+    (size, n_sub) in [0, 1]: each pixel row's overlap with the span, which is exact
+    anti-aliasing vertically; `_average_subcolumns` then anti-aliases across.
     """
     top = np.arange(size, dtype=np.float32)[:, None]  # (size, 1) top edge of each pixel row
     overlap = np.minimum(top + 1, lower.astype(np.float32)) - np.maximum(
         top, upper.astype(np.float32)
-    )  # (size, size * SUBCOLUMNS)
-    np.clip(overlap, 0.0, 1.0, out=overlap)
-    # Average each pixel's sub-columns; strided sums beat a reduction over a short axis.
-    return sum(overlap[:, k::SUBCOLUMNS] for k in range(SUBCOLUMNS)) / SUBCOLUMNS
+    )  # (size, n_sub)
+    return np.clip(overlap, 0.0, 1.0, out=overlap)
+
+
+def _average_subcolumns(values: np.ndarray) -> np.ndarray:
+    """(rows, size * SUBCOLUMNS) -> (rows, size), the mean of each pixel's sub-columns."""
+    # Strided sums beat a mean over a short trailing axis.
+    return sum(values[:, k::SUBCOLUMNS] for k in range(SUBCOLUMNS)) / SUBCOLUMNS
 
 
 def _composite(layers: list[tuple[str, np.ndarray]], size: int) -> np.ndarray:

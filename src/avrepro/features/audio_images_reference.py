@@ -81,9 +81,7 @@ def _curve_over_wave(ax: Axes, y: np.ndarray, sr: int, curve: np.ndarray) -> Non
 
 
 def _spectral_centroid(ax: Axes, y: np.ndarray, sr: int) -> None:
-    centroid = librosa.feature.spectral_centroid(
-        y=y, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH
-    )[0]
+    centroid = librosa.feature.spectral_centroid(y=y, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH)[0]
     _curve_over_wave(ax, y, sr, centroid)
 
 

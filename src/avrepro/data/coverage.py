@@ -1,0 +1,57 @@
+"""How much of a dataset this run has: clips listed, downloaded and usable, per split.
+
+Datasets decay (Kinetics loses YouTube videos every month) and archives can lack files,
+so tables report how many clips a result rests on next to the paper's count (DESIGN.md).
+"""
+
+import pandas as pd
+
+# Splits in reading order; any other split name follows them in order of appearance.
+SPLIT_ORDER = ("train", "val", "test")
+TOTAL = "all"
+COLUMNS = ["split", "listed", "downloaded", "usable", "with_audio"]
+STATUS_COLUMNS = ["clip_id", "status"]
+
+
+def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [column for column in columns if column not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}")
+
+
+def coverage_report(
+    manifest: pd.DataFrame, download_status: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per split of one dataset's manifest, then a row "all" summing them.
+
+    listed: the manifest's rows (the clips the dataset's lists name, in the configured
+    classes). downloaded: those whose file is on disk (status other than "missing").
+    usable: status "ok". with_audio: usable and with an audio track.
+    download_status: the downloader's record, DataFrame(clip_id, status, ...) with status
+    "ok" for a fetched clip; when given, a column `download_failed` counts the listed
+    clips it records as not fetched (e.g. YouTube videos taken down).
+    """
+    _require(manifest, ["clip_id", "split", "status", "has_audio"], "manifest")
+    usable = manifest["status"] == "ok"
+    counts = pd.DataFrame(
+        {
+            "split": manifest["split"],
+            "listed": 1,
+            "downloaded": (manifest["status"] != "missing").astype(int),
+            "usable": usable.astype(int),
+            "with_audio": (usable & manifest["has_audio"].astype(bool)).astype(int),
+        }
+    )
+    columns = list(COLUMNS)
+    if download_status is not None:
+        _require(download_status, STATUS_COLUMNS, "download status")
+        failed = set(download_status.loc[download_status["status"] != "ok", "clip_id"])
+        counts["download_failed"] = manifest["clip_id"].isin(failed).astype(int)
+        columns.append("download_failed")
+
+    per_split = counts.groupby("split", sort=False).sum()
+    known = [split for split in SPLIT_ORDER if split in per_split.index]
+    order = known + [split for split in per_split.index if split not in known]
+    report = per_split.loc[order]
+    report.loc[TOTAL] = report.sum()
+    return report.rename_axis("split").reset_index()[columns]
