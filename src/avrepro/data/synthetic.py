@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from avrepro.data import kinetics, ucf101
+from avrepro.data import faults, kinetics, ucf101
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import stderr_tail
 
@@ -309,6 +309,13 @@ def _write_dataset(
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"write {root}"):
                 future.result()
         write_lists(staging)
+        if spec.get("faults"):
+            # Damaged before the rename, so that the dataset appears with its faults at once.
+            staged = plan.assign(
+                clip_id=[path.stem for path in relative_paths],
+                path=[str(staging / path) for path in relative_paths],
+            )
+            faults.inject_faults(staging, staged, spec["faults"], seed=spec["seed"])
         (staging / MARKER).write_text("written by avrepro.data.synthetic\n")
         if previous is not None:
             shutil.rmtree(previous)
