@@ -12,6 +12,10 @@ with redirect_to_log(snakemake.log[0]):
         variant=w.variant,
         manifest_path=Path(inputs.manifest),
         shards={m: [Path(p) for p in inputs[m]] for m in ("audio", "video") if m in inputs.keys()},
+        media_indexes={
+            "audio": [Path(p) / "index.csv" for p in inputs.audio_media],
+            "frames": [Path(p) for p in inputs.frames_media],
+        },
         n_classes=snakemake.params.n_classes,
         hparams=snakemake.params.hparams,
         seed=int(w.seed),

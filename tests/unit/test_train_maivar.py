@@ -37,6 +37,24 @@ def test_assemble_keeps_clips_usable_by_every_modality():
     np.testing.assert_array_equal(feats["audio"][:, 0], expected)
 
 
+def test_assemble_drops_clips_whose_media_did_not_decode():
+    m = manifest()
+    ids = m.clip_id.to_numpy()
+    store = (ids, np.zeros((len(ids), 1), dtype=np.float32))
+    decoded = set(ids) - {"c1_05", "c2_07"}  # e.g. an unreadable audio stream, broken frames
+    rows, _ = maivar.assemble(m, {"video": store}, decoded)
+    assert not {"c1_05", "c2_07"} & set(rows.clip_id)
+    assert len(rows) == len(ids) - 4  # and the corrupt and the soundless clip
+
+
+def test_decodable_needs_both_audio_and_frames(tmp_path):
+    pd.DataFrame({"clip_id": ["a", "b", "c"], "audio_status": ["ok", "error", "ok"]}).to_csv(
+        tmp_path / "audio.csv", index=False)
+    pd.DataFrame({"clip_id": ["a", "b", "c"], "frames_status": ["ok", "ok", "error"]}).to_csv(
+        tmp_path / "frames.csv", index=False)
+    assert maivar.decodable([tmp_path / "audio.csv"], [tmp_path / "frames.csv"]) == {"a"}
+
+
 def test_holdout_is_stratified_fixed_and_from_training_clips():
     m = manifest(n_per_class=13)
     val = maivar.holdout(m, 0.2)
@@ -70,8 +88,12 @@ def test_run_writes_a_complete_run_folder(tmp_path, variant):
         write_shard(paths[modality][0], m.clip_id.tolist(), feats)
     hparams = {"val_fraction": 0.2, "standardize": True, "hidden": 16,
                "schedule": {"epochs": 30, "batch_size": 8, "lr": 1e-2}}
+    media = {}
+    for stream, column in (("audio", "audio_status"), ("frames", "frames_status")):
+        media[stream] = [tmp_path / f"{stream}.csv"]
+        pd.DataFrame({"clip_id": m.clip_id, column: "ok"}).to_csv(media[stream][0], index=False)
     out = tmp_path / "run"
-    metrics = maivar.run(variant, tmp_path / "manifest.csv", paths, 3, hparams, 0, out)
+    metrics = maivar.run(variant, tmp_path / "manifest.csv", paths, media, 3, hparams, 0, out)
     assert metrics["accuracy"] > 80  # separable by construction
     assert json.loads((out / "metrics.json").read_text()) == metrics
     for name in ("history.csv", "predictions.parquet", "model.pt", "config.yaml"):

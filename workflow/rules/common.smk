@@ -51,6 +51,12 @@ def feature_shards(dataset, extractor):
     )
 
 
+def media_shards(dataset, stream, suffix):
+    return [
+        f"results/media/{dataset}/{stream}/shard-{shard}{suffix}" for shard in shard_ids(dataset)
+    ]
+
+
 def weights_file(backbone):
     url = KNOWN_WEIGHTS[backbone].url
     return f"{config['backbones']['weights_dir']}/{file_name_from_url(url)}"
@@ -70,7 +76,12 @@ def device():
 
 def maivar_train_inputs(w):
     needs = variant_inputs(w.variant, MAIVAR_VIDEO)
-    inputs = {"manifest": manifest(w.dataset)}
+    inputs = {
+        "manifest": manifest(w.dataset),
+        # Every run uses the clips whose audio and frames both decoded (see assemble).
+        "audio_media": media_shards(w.dataset, f"audio-{MAIVAR['audio_rate']}", ""),
+        "frames_media": media_shards(w.dataset, f"frames-{MAIVAR['frames']}", ".csv"),
+    }
     if needs.audio:
         inputs["audio"] = feature_shards(w.dataset, needs.audio)
     if needs.video:

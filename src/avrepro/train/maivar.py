@@ -57,15 +57,29 @@ def backbone_code(name: str) -> str:
     return name.replace("_", "")
 
 
-def assemble(manifest: pd.DataFrame, stores: dict[str, tuple[np.ndarray, np.ndarray]]):
-    """Clips usable by every store: status ok, with audio (UCF51 and Kinetics-Sounds are
-    audio-visual sets: MAiVAR uses clips that have an audio track, for every modality,
-    so that audio-only, video-only and fusion are compared on the same clips).
+def decodable(audio_indexes: list[Path], frames_indexes: list[Path]) -> set[str]:
+    """Clips whose audio and frames both decoded (the media stage's shard indexes)."""
+    audio = pd.concat([pd.read_csv(p) for p in audio_indexes])
+    frames = pd.concat([pd.read_csv(p) for p in frames_indexes])
+    return set(audio.clip_id[audio.audio_status == "ok"]) & set(
+        frames.clip_id[frames.frames_status == "ok"]
+    )
 
-    Returns (rows of the manifest in a fixed order, {modality: features aligned to rows}).
+
+def assemble(
+    manifest: pd.DataFrame,
+    stores: dict[str, tuple[np.ndarray, np.ndarray]],
+    decoded: set[str] | None = None,
+):
+    """The clips a MAiVAR run uses, and their features.
+
+    UCF51 and Kinetics-Sounds are audio-visual sets: every run, whatever its modality,
+    uses the clips that have usable audio AND video (manifest status ok, an audio track,
+    both decoded: `decoded`), so that audio-only, video-only and fusion are compared on
+    the same clips. Returns (manifest rows in a fixed order, {modality: aligned features}).
     """
     usable = manifest[(manifest.status == "ok") & manifest.has_audio]
-    ids = set(usable.clip_id)
+    ids = set(usable.clip_id) if decoded is None else set(usable.clip_id) & decoded
     for clip_ids, _ in stores.values():
         ids &= set(clip_ids)
     rows = usable[usable.clip_id.isin(ids)].sort_values("clip_id").reset_index(drop=True)
@@ -134,6 +148,7 @@ def run(
     variant: str,
     manifest_path: Path,
     shards: dict[str, list[Path]],
+    media_indexes: dict[str, list[Path]],
     n_classes: int,
     hparams: dict,
     seed: int,
@@ -143,13 +158,15 @@ def run(
 ) -> dict:
     """Train `variant` and write metrics.json, history.csv, predictions.parquet, model.pt
     and config.yaml into `out_dir` (plus checkpoint.pt, the resumable training state).
-    `shards` maps modality ("audio", "video") to its feature-store shards; `hparams` holds
+    `shards` maps modality ("audio", "video") to its feature-store shards, `media_indexes`
+    ("audio", "frames") to the media stage's shard indexes; `hparams` holds
     val_fraction, standardize, hidden and the model's `schedule` (see train.loop.Schedule)."""
     model_name, _ = parse_variant(variant)
     order = {"vmlp": ("video",), "amlp": ("audio",), "dhf": ("audio", "video")}[model_name]
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path)
-    rows, feats = assemble(manifest, {m: read_store(shards[m]) for m in order})
+    decoded = decodable(media_indexes["audio"], media_indexes["frames"])
+    rows, feats = assemble(manifest, {m: read_store(shards[m]) for m in order}, decoded)
     labels = rows.label_index.to_numpy()
     val = holdout(rows, hparams["val_fraction"])
     train = (rows.split == "train").to_numpy() & ~val
