@@ -13,12 +13,14 @@ with redirect_to_log(snakemake.log[0]):
     if cfg["acquire"] == "synthetic":
         write = {"ucf101": synthetic.write_ucf101, "kinetics400": synthetic.write_kinetics}[raw]
         write(root, cfg["synthetic"], workers=snakemake.threads)
-    elif raw == "ucf101":
-        acquire.acquire_ucf101(cfg, root)
-    else:
+    elif raw == "kinetics400":
         annotations = acquire.acquire_kinetics_annotations(cfg, root)
         for split in snakemake.params.splits:
             acquire.acquire_kinetics_videos(
                 annotations, root, snakemake.params.classes, split, cfg["download_workers"]
             )
+    else:
+        download = {"ucf101": acquire.acquire_ucf101, "ave": acquire.acquire_ave,
+                    "dcase2021": acquire.acquire_dcase, "moments_mini": acquire.acquire_mit}[raw]
+        download(cfg, root)
     Path(snakemake.output[0]).touch()
