@@ -1,6 +1,7 @@
 # Acquire raw datasets (download in the full tier, synthesize in the smoke tier) and
 # write one manifest per dataset. Downloads run on the submit host: compute nodes are
-# assumed offline.
+# assumed offline. Priorities fall stage by stage (data 3, media 2, features 1, training
+# 0) so that every dataset's branch opens early and the cores stay busy to the end.
 
 
 localrules:
@@ -16,6 +17,7 @@ rule acquire_raw:
         classes=lambda w: sorted({c for d in datasets_of(w.raw) for c in d["classes"]}),
         splits=lambda w: sorted({s for d in datasets_of(w.raw) for s in d.get("splits", {}).values()}),
     threads: 4
+    priority: 3
     conda:
         ENV
     log:
@@ -53,6 +55,7 @@ rule manifest:
         cfg=lambda w: config["datasets"][w.dataset],
         root=lambda w: f"resources/{config['datasets'][w.dataset]['raw']}",
     threads: 4
+    priority: 3
     conda:
         ENV
     log:

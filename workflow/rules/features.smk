@@ -16,6 +16,7 @@ rule audio_image_features:
         device=device(),
     resources:
         gpu=1,
+    priority: 1
     conda:
         ENV
     log:
@@ -35,6 +36,7 @@ rule video_features:
         device=device(),
     resources:
         gpu=1,
+    priority: 1
     conda:
         ENV
     log:

@@ -7,6 +7,7 @@ rule extract_audio:
         lambda w: manifest(w.dataset),
     output:
         directory("results/media/{dataset}/audio-{rate}/shard-{shard}"),
+    priority: 2
     conda:
         ENV
     log:
@@ -23,6 +24,7 @@ rule sample_frames:
         index="results/media/{dataset}/frames-{spec}/shard-{shard}.csv",
     params:
         spec=lambda w: config["frames"][w.spec],
+    priority: 2
     conda:
         ENV
     log:
