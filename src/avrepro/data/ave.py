@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from avrepro.data.manifest import READER_COLUMNS, LayoutError
+from avrepro.data.manifest import READER_COLUMNS, LayoutError, concat_split_lists
 
 VIDEO_DIR = "AVE"
 ANNOTATIONS_FILE = "Annotations.txt"
@@ -87,11 +87,4 @@ def read_ave(root: str | Path) -> pd.DataFrame:
                 }
             )
         )
-    df = pd.concat(frames, ignore_index=True)
-    repeated = df["clip_id"][df["clip_id"].duplicated()]
-    if not repeated.empty:
-        raise LayoutError(
-            f"{root}: annotations listed twice across {list(SPLIT_FILES.values())}: "
-            f"{sorted(set(repeated))[:5]}"
-        )
-    return df[READER_COLUMNS]
+    return concat_split_lists(frames, root, SPLIT_FILES.values())[READER_COLUMNS]

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from avrepro.data.manifest import READER_COLUMNS, LayoutError
+from avrepro.data.manifest import READER_COLUMNS, LayoutError, concat_split_lists
 
 SETUP_DIR = "evaluation_setup"
 LIST_COLUMNS = ["filename_audio", "filename_video", "scene_label"]
@@ -64,11 +64,4 @@ def read_dcase(root: str | Path) -> pd.DataFrame:
     frames = [
         _read_list(root / SETUP_DIR / name, root, split) for split, name in SPLIT_FILES.items()
     ]
-    df = pd.concat(frames, ignore_index=True)
-    repeated = df["clip_id"][df["clip_id"].duplicated()]
-    if not repeated.empty:
-        raise LayoutError(
-            f"{root / SETUP_DIR}: clips listed twice across {list(SPLIT_FILES.values())}: "
-            f"{sorted(set(repeated))[:5]}"
-        )
-    return df[COLUMNS]
+    return concat_split_lists(frames, root / SETUP_DIR, SPLIT_FILES.values())[COLUMNS]

@@ -52,6 +52,17 @@ def _validator() -> jsonschema.Draft202012Validator:
         return jsonschema.Draft202012Validator(yaml.safe_load(file))
 
 
+def concat_split_lists(frames: list[pd.DataFrame], source: str | Path, lists) -> pd.DataFrame:
+    """A reader's per-split tables as one, refusing a clip that two split lists both name."""
+    df = pd.concat(frames, ignore_index=True)
+    repeated = df["clip_id"][df["clip_id"].duplicated()]
+    if not repeated.empty:
+        raise LayoutError(
+            f"{source}: clips listed twice across {list(lists)}: {sorted(set(repeated))[:5]}"
+        )
+    return df
+
+
 def validate_manifest(df: pd.DataFrame, source: str | Path) -> None:
     """Raise ManifestError naming `source`, the row and the column of the first bad value."""
     missing = [column for column in COLUMNS if column not in df.columns]
