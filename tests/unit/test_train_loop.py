@@ -68,3 +68,35 @@ def test_a_changed_run_does_not_resume_a_foreign_checkpoint(tmp_path):
     train(tmp_path, 3, fingerprint="old")
     _, result = train(tmp_path, 5, fingerprint="new")
     assert [h["epoch"] for h in result.history] == list(range(5))
+
+
+def test_patience_stops_after_that_many_epochs_without_a_better_validation(tmp_path):
+    torch.manual_seed(3)
+    model = MLP(8, 2, hidden=16)
+    # lr 0: validation accuracy never improves after epoch 0.
+    result = fit(model, toy_split(64, 0), toy_split(16, 1), toy_split(16, 2),
+                 Schedule(epochs=50, batch_size=8, lr=0.0, patience=4), seed=3,
+                 checkpoint=tmp_path / "c.pt", device=DEVICE, fingerprint="p")
+    assert result.best_epoch == 0
+    assert [h["epoch"] for h in result.history] == [0, 1, 2, 3, 4]
+    # The early-stopped run is finished: running it again starts afresh, not resumes.
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["finished"]
+
+
+def test_train_step_supplies_the_loss(tmp_path):
+    seen = []
+
+    def frozen_first_layer_step(model, inputs, labels, generator):
+        seen.append(float(torch.rand((), generator=generator)))
+        logits = model.head(torch.relu(model.hidden(inputs[0])).detach())
+        return torch.nn.functional.cross_entropy(logits, labels), logits
+
+    torch.manual_seed(3)
+    model = MLP(8, 2, hidden=16)
+    before = model.hidden.weight.detach().clone()
+    fit(model, toy_split(64, 0), toy_split(16, 1), toy_split(16, 2),
+        Schedule(epochs=2, batch_size=8, lr=1e-2), seed=3,
+        checkpoint=tmp_path / "c.pt", device=DEVICE, fingerprint="s",
+        train_step=frozen_first_layer_step)
+    assert torch.equal(model.hidden.weight, before)  # no gradient reached it: no update
+    assert len(seen) == 2 * 8 and len(set(seen)) == len(seen)

@@ -24,6 +24,9 @@ class Schedule:
     lr: float
     l1: float = 0.0  # weight of the l1 penalty added to the loss
     checkpoint_every: int = 1  # epochs between resumable checkpoints
+    weight_decay: float = 0.0  # Adam's l2 penalty on every weight
+    # Stop once the best validation epoch is this many epochs old (None: run all epochs).
+    patience: int | None = None
 
 
 @dataclass
@@ -45,6 +48,20 @@ class Split:
         for start in range(0, len(self), batch_size):
             idx = order[start : start + batch_size]
             yield tuple(x[idx] for x in self.inputs), self.labels[idx]
+
+
+# One training step's loss and logits: (model, inputs, labels, generator) -> (loss, logits).
+# The generator is seeded per epoch like the batch order, so random choices made in a
+# step (mixup weights, dropped updates) replay exactly when a run resumes.
+TrainStep = Callable[
+    [nn.Module, tuple[torch.Tensor, ...], torch.Tensor, torch.Generator],
+    tuple[torch.Tensor, torch.Tensor],
+]
+
+
+def cross_entropy_step(model, inputs, labels, generator):
+    logits = model(*inputs)
+    return nn.functional.cross_entropy(logits, labels), logits
 
 
 @dataclass
@@ -86,23 +103,26 @@ def fit(
     device: torch.device,
     fingerprint: str,
     regulariser: Callable[[nn.Module], torch.Tensor] | None = None,
+    train_step: TrainStep = cross_entropy_step,
 ) -> FitResult:
-    """Train with Adam and cross-entropy (+ `schedule.l1` * regulariser); keep the best
-    validation epoch.
+    """Train with Adam and `train_step`'s loss (+ `schedule.l1` * regulariser); keep the
+    best validation epoch, stopping early after `schedule.patience` epochs without a
+    better one.
 
     Resumes from `checkpoint` when it holds an unfinished run with the same `fingerprint`
     (a digest of everything that defines the run). A finished or foreign checkpoint is
     a rerun Snakemake asked for, with new code, inputs or parameters: start afresh.
     """
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr,
+                                 weight_decay=schedule.weight_decay)
     history: list[dict] = []
     best = {"epoch": -1, "val_acc": -math.inf, "state": None}
     start = 0
     state = None
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-    if state and state["fingerprint"] == fingerprint and state["epoch"] < schedule.epochs - 1:
+    if state and state["fingerprint"] == fingerprint and not state.get("finished"):
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, best, start = state["history"], state["best"], state["epoch"] + 1
@@ -116,8 +136,7 @@ def fit(
         loss_sum, correct = 0.0, 0
         for inputs, labels in train.batches(schedule.batch_size, generator):
             inputs, labels = tuple(x.to(device) for x in inputs), labels.to(device)
-            logits = model(*inputs)
-            loss = nn.functional.cross_entropy(logits, labels)
+            loss, logits = train_step(model, inputs, labels, generator)
             if regulariser is not None and schedule.l1:
                 loss = loss + schedule.l1 * regulariser(model)
             optimizer.zero_grad(set_to_none=True)
@@ -141,10 +160,14 @@ def fit(
             best = {"epoch": epoch, "val_acc": val_acc,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         progress.set_postfix(val_acc=f"{val_acc:.3f}", test_acc=f"{test_acc:.3f}")
-        last = epoch == schedule.epochs - 1
+        stale = schedule.patience is not None and epoch - best["epoch"] >= schedule.patience
+        last = stale or epoch == schedule.epochs - 1
         if last or (epoch + 1) % schedule.checkpoint_every == 0:
             _save_atomic({"fingerprint": fingerprint, "epoch": epoch,
                           "model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "history": history,
-                          "best": best}, checkpoint)
+                          "best": best, "finished": last}, checkpoint)
+        if stale:
+            print(f"stopping early: no better validation accuracy since epoch {best['epoch']}")
+            break
     return FitResult(history=history, best_epoch=best["epoch"], best_state=best["state"])
