@@ -1,5 +1,6 @@
 # The README's two commands: `make smoke` (the smoke tier, end to end) and `make test`.
-# Both create .venv from pyproject.toml on first use; nothing else is installed by hand.
+# Both create .venv from pyproject.toml on first use, with the Debian packages of
+# scripts/install_system_packages.sh where root may install them; nothing is installed by hand.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +8,8 @@ CORES ?= 2
 
 .PHONY: smoke test lint clean-smoke
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install_system_packages.sh
+	scripts/install_system_packages.sh
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e '.[dev]'

@@ -32,15 +32,11 @@ log() { echo "slurm_local: $*" >&2; }
 running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 install_packages() {
-    if command -v slurmctld >/dev/null && command -v munged >/dev/null; then
-        return
+    "$(dirname "$0")/install_system_packages.sh"
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+        log "slurm-wlm and munge are not installed (scripts/install_system_packages.sh needs root)"
+        exit 1
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    # Refresh the package lists only when they do not know slurm-wlm yet.
-    if ! apt-cache show slurm-wlm >/dev/null 2>&1; then
-        apt-get update
-    fi
-    apt-get install -y slurm-wlm munge
 }
 
 write_config() {

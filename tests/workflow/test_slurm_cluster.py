@@ -4,7 +4,8 @@ in the GPU partition.
 
 Needs a running cluster whose squeue remembers finished jobs for the length of the run, as
 the one-node cluster of `bash scripts/slurm_local.sh start` does (partitions `cpu` and `gpu`);
-skipped where none answers. Takes about 10 minutes on 2 cores.
+skipped where none answers, failed instead where AVREPRO_REQUIRE_SLURM=1 (as `.ci/run`
+sets it, having started the cluster). Takes about 10 minutes on 2 cores.
 """
 
 import os
@@ -30,6 +31,12 @@ RUN_TIMEOUT_S = 30 * 60
 pytestmark = pytest.mark.workflow
 
 
+def unavailable(reason: str) -> None:
+    if os.environ.get("AVREPRO_REQUIRE_SLURM") == "1":
+        pytest.fail(f"AVREPRO_REQUIRE_SLURM=1 but {reason}")
+    pytest.skip(reason)
+
+
 def slurm(*args: str) -> str:
     return subprocess.run(args, capture_output=True, text=True, check=True, timeout=30).stdout
 
@@ -38,16 +45,16 @@ def slurm(*args: str) -> str:
 def node() -> tuple[int, int]:
     """The CPUs and memory (MB) of the cluster's smallest node; skips without a cluster."""
     if shutil.which("sbatch") is None:
-        pytest.skip("no SLURM here (sbatch not on PATH): bash scripts/slurm_local.sh start")
+        unavailable("no SLURM here (sbatch not on PATH): bash scripts/slurm_local.sh start")
     try:
         slurm("scontrol", "ping")
         partitions = slurm("sinfo", "--noheader", "--format=%R").split()
         sizes = slurm("sinfo", "--noheader", "--format=%c %m").split("\n")
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"no SLURM controller answers ({error}): bash scripts/slurm_local.sh start")
+        unavailable(f"no SLURM controller answers ({error}): bash scripts/slurm_local.sh start")
     missing = {CPU_PARTITION, GPU_PARTITION} - set(partitions)
     if missing:
-        pytest.skip(f"the cluster lacks partitions {sorted(missing)}: see scripts/slurm_local.sh")
+        unavailable(f"the cluster lacks partitions {sorted(missing)}: see scripts/slurm_local.sh")
     # sinfo writes "N+" where a partition's nodes differ: N is the smallest.
     cpus, mem_mb = min(tuple(int(n.rstrip("+")) for n in line.split()) for line in sizes if line)
     return cpus, mem_mb
