@@ -10,6 +10,7 @@ from avrepro.media.frames import (
     output_size,
     read_frames,
     sample_clips,
+    sample_fps,
     sample_tsn,
     segment_indices,
 )
@@ -136,6 +137,23 @@ def test_samplers_repeat_frames_of_a_very_short_clip(tmp_path: Path) -> None:
     clips = sample_clips(clip, n_clips=10, frames_per_clip=4, short_side=48, crop=32)
     assert clips.shape == (1, 4, 32, 32, 3)  # one window, spanning the whole clip
     np.testing.assert_array_equal(clips[0], center_crop(frames, 32)[segment_indices(5, 4)])
+
+
+def test_sample_fps_takes_the_frame_at_the_centre_of_each_slot(tmp_path: Path) -> None:
+    # 3 s at 10 fps, 80x48: at 2 fps the slot centres 0.25, 0.75, ... 2.75 s are frames
+    # 2, 7, 12, 17, 22, 27, each squeezed (not cropped) to 32x32.
+    clip = make_clip(tmp_path / "three.mp4", "testsrc=size=80x48:rate=10:duration=3")
+    sampled = sample_fps(clip, rate=2, seconds=10, size=32)
+    assert sampled.shape == (6, 32, 32, 3) and sampled.dtype == np.uint8  # the caller pads
+    all_frames = sample_fps(clip, rate=10, seconds=3, size=32)
+    assert len(all_frames) == 30
+    np.testing.assert_array_equal(sampled, all_frames[[2, 7, 12, 17, 22, 27]])
+    assert len(sample_fps(clip, rate=2, seconds=1, size=32)) == 2  # at most rate * seconds
+
+
+def test_sample_fps_gives_a_very_short_clip_one_frame(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "short.mp4", "testsrc=size=64x48:rate=10:duration=0.2")
+    assert sample_fps(clip, rate=2, seconds=10, size=32).shape == (1, 32, 32, 3)
 
 
 def test_a_file_without_video_is_a_media_error(fixtures_dir: Path) -> None:

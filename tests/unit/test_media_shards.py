@@ -118,6 +118,19 @@ def test_clips_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_p
     assert not frames[0, 2:].any()
 
 
+def test_fps_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    out_path = tmp_path / "shard-003.npz"
+    spec = {"sampler": "fps", "fps": 2, "seconds": 3, "size": 24}
+    sample_frames_shard(manifest.iloc[:1], spec, out_path)
+    with np.load(out_path) as shard:
+        frames, n_valid = shard["frames"], shard["n_valid"]
+    # The 2-s clip gives 4 of the 6 frames of 3 s at 2 fps; the rest are zeros.
+    assert frames.shape == (1, 6, 24, 24, 3)
+    assert n_valid.tolist() == [4]
+    assert frames[0, :4].mean() > 20
+    assert not frames[0, 4:].any()
+
+
 def test_a_shard_without_usable_clips_still_writes_its_archive(
     manifest: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -135,6 +148,7 @@ def test_a_shard_without_usable_clips_still_writes_its_archive(
         ({"sampler": "dense", "short_side": 32, "crop": 24}, "'sampler' must be one of"),
         ({"sampler": "tsn", "short_side": 32, "crop": 24}, "segments"),
         ({"sampler": "clips", "clips": 4, "short_side": 32, "crop": 24}, "frames_per_clip"),
+        ({"sampler": "fps", "fps": 2, "size": 24}, "seconds"),
     ],
 )
 def test_a_bad_spec_is_named_before_any_work(

@@ -35,7 +35,8 @@ def read_frames(path: str | Path, short_side: int) -> np.ndarray:
 
     Returns a read-only (T, H, W, 3) uint8 RGB array (a view of ffmpeg's output).
     """
-    return _decode(Path(path), probe(path), short_side)
+    info = probe(path)
+    return _decode(Path(path), info, *_short_side_size(path, info, short_side))
 
 
 def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
@@ -77,7 +78,7 @@ def sample_clips(
     info = probe(path)
     if not info.fps:
         raise MediaError(path, "frame rate unknown, cannot cut one-second windows")
-    frames = _decode(Path(path), info, short_side)  # (T, H, W, 3)
+    frames = _decode(Path(path), info, *_short_side_size(path, info, short_side))  # (T, H, W, 3)
     n_windows = min(n_clips, max(1, int(len(frames) / info.fps)))
     windows = []
     for window in range(n_windows):
@@ -86,6 +87,25 @@ def sample_clips(
         windows.append(start + segment_indices(stop - start, frames_per_clip))
     indices = np.stack(windows)  # (n_windows, frames_per_clip)
     return center_crop(frames, crop)[indices]
+
+
+def sample_fps(path: str | Path, rate: float, seconds: float, size: int) -> np.ndarray:
+    """Two-phase visual input: `rate` frames per second, each resized to size x size.
+
+    Returns (n, size, size, 3) uint8 with n <= rate * seconds. Pham et al. take "two
+    images from each second" of the 10 s DCASE clips and scale each to 224 x 224 (the
+    whole picture, squeezed; no crop). Frame k is the one shown at the centre of its
+    1/rate-second slot, t_k = (k + 1/2) / rate, so that a 10 s clip at 2 fps gives 20
+    frames spread evenly over it; a shorter clip gives fewer (the caller pads).
+    """
+    info = probe(path)
+    if not info.fps:
+        raise MediaError(path, "frame rate unknown, cannot sample frames per second")
+    frames = _decode(Path(path), info, size, size)  # (T, size, size, 3)
+    duration = len(frames) / info.fps
+    times = (np.arange(int(round(rate * seconds))) + 0.5) / rate
+    times = times[times < duration] if duration > times[0] else times[:1]
+    return frames[np.minimum((times * info.fps).astype(np.int64), len(frames) - 1)]
 
 
 def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -100,11 +120,17 @@ def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return 2 * round(width * short_side / height / 2), short_side
 
 
-def _decode(path: Path, info: Probe, short_side: int) -> np.ndarray:
-    """All frames of `path` as (T, H, W, 3) uint8, through an ffmpeg rawvideo pipe."""
+def _short_side_size(path: str | Path, info: Probe, short_side: int) -> tuple[int, int]:
     if not info.has_video or info.width is None or info.height is None:
         raise MediaError(path, "no video stream with a known picture size")
-    width, height = output_size(info.width, info.height, short_side)
+    return output_size(info.width, info.height, short_side)
+
+
+def _decode(path: Path, info: Probe, width: int, height: int) -> np.ndarray:
+    """All frames of `path` at width x height as (T, H, W, 3) uint8, through an ffmpeg
+    rawvideo pipe."""
+    if not info.has_video:
+        raise MediaError(path, "no video stream")
     stream = ffmpeg.input(str(path)).output(
         "pipe:",
         map="0:v:0",

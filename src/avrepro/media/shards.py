@@ -16,7 +16,7 @@ import soundfile
 from tqdm import tqdm
 
 from avrepro.media.audio import extract_audio
-from avrepro.media.frames import sample_clips, sample_tsn
+from avrepro.media.frames import sample_clips, sample_fps, sample_tsn
 from avrepro.media.probe import MediaError
 
 AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "reason"]
@@ -24,6 +24,7 @@ FRAMES_INDEX_COLUMNS = ["clip_id", "frames_status", "reason"]
 _SPEC_KEYS = {
     "tsn": ("segments", "short_side", "crop"),
     "clips": ("clips", "frames_per_clip", "short_side", "crop"),
+    "fps": ("fps", "seconds", "size"),
 }
 
 
@@ -60,13 +61,14 @@ def extract_audio_shard(
 def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.DataFrame:
     """Sample frames from each usable manifest row into one `.npz`; return the frames index.
 
-    `spec` is {"sampler": "tsn", "segments", "short_side", "crop"} or {"sampler":
-    "clips", "clips", "frames_per_clip", "short_side", "crop"}. The archive holds, for
-    the N clips that decoded, `clip_id` (N,) str and `frames` uint8:
-    (N, segments, crop, crop, 3) for "tsn", (N, clips, frames_per_clip, crop, crop, 3)
-    for "clips", whose clips beyond a short video's length are zeros and whose `n_valid`
-    (N,) int64 counts the real ones. Index columns: clip_id, frames_status ("ok",
-    "error", "skipped"), reason.
+    `spec` is {"sampler": "tsn", "segments", "short_side", "crop"}, {"sampler":
+    "clips", "clips", "frames_per_clip", "short_side", "crop"} or {"sampler": "fps",
+    "fps", "seconds", "size"}. The archive holds, for the N clips that decoded,
+    `clip_id` (N,) str and `frames` uint8: (N, segments, crop, crop, 3) for "tsn",
+    (N, clips, frames_per_clip, crop, crop, 3) for "clips" and (N, fps * seconds, size,
+    size, 3) for "fps". For "clips" and "fps", what lies beyond a short video's end is
+    zeros and `n_valid` (N,) int64 counts the real clips or frames. Index columns:
+    clip_id, frames_status ("ok", "error", "skipped"), reason.
     """
     sample, frames_shape = _sampler(spec)
     # Preallocated for every row and trimmed to the decoded ones when saving, so that
@@ -90,7 +92,7 @@ def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.Da
         records.append((row.clip_id, "ok", ""))
 
     arrays = {"clip_id": np.array(clip_ids, dtype=str), "frames": frames[: len(clip_ids)]}
-    if spec["sampler"] == "clips":
+    if spec["sampler"] in ("clips", "fps"):
         arrays["n_valid"] = n_valid[: len(clip_ids)]
     _save_npz_atomically(Path(out_path), arrays)
     return pd.DataFrame.from_records(records, columns=FRAMES_INDEX_COLUMNS)
@@ -108,6 +110,10 @@ def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
     missing = [key for key in _SPEC_KEYS[kind] if key not in spec]
     if missing:
         raise ValueError(f"frame spec {spec}: missing key(s) {missing}")
+    if kind == "fps":
+        n_frames = int(round(spec["fps"] * spec["seconds"]))
+        sample = partial(sample_fps, rate=spec["fps"], seconds=spec["seconds"], size=spec["size"])
+        return sample, (n_frames, spec["size"], spec["size"], 3)
     crop, short_side = spec["crop"], spec["short_side"]
     if kind == "tsn":
         sample = partial(sample_tsn, n_segments=spec["segments"], short_side=short_side, crop=crop)
