@@ -35,6 +35,13 @@ def test_wrong_type_is_named():
         validate_config(config, SCHEMA)
 
 
+def test_a_frame_spec_lacking_its_samplers_key_is_named():
+    config = load("config.yaml")
+    config["frames"]["fps2"] = {"sampler": "fps", "fps": 2, "size": 224}
+    with pytest.raises(ConfigError, match=r"'frames\.fps2'.*'seconds' is a required property"):
+        validate_config(config, SCHEMA)
+
+
 def test_ucf51_classes_are_the_published_list(fixtures_dir):
     published = json.loads((fixtures_dir / "labels" / "ucf51_annotation.json").read_text())
     ours = load("config.yaml")["datasets"]["ucf51"]["classes"]
