@@ -3,6 +3,10 @@ the numbers it reports, and the experiment (`run`, a variant name) that reproduc
 
 A table has one value column (`reported`/`run` on the row) or several (`columns:` and one
 `{reported, run}` mapping per column on each row, as MAiVAR's Table 3: audio, fusion).
+Its runs use one `dataset:`, or, with `datasets: {column: dataset}`, one dataset per
+column (MAFnet's Table 1: AVE, UCF51, Kinetics-Sounds side by side).
+A row reads its runs' `accuracy` unless it names another `metric:`; `per_class.{label}`
+reads one class's accuracy (two-phase Table I: a row per scene, a column per fusion).
 """
 
 from dataclasses import dataclass
@@ -13,6 +17,8 @@ import yaml
 from avrepro.naming import parse_variant
 
 SINGLE = "value"  # the column name of one-column tables
+ACCURACY = "accuracy"
+PER_CLASS = "per_class."  # prefix of a class's accuracy: per_class.{label} in metrics.json
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class Row:
     method: str
     year: int | None
     cells: dict[str, Cell]
+    metric: str = ACCURACY  # what the row reads from its runs' metrics.json
 
     @property
     def cited(self) -> bool:
@@ -36,12 +43,26 @@ class Row:
 class Table:
     key: str
     caption: str
-    dataset: str
+    datasets: dict[str, str]  # column -> dataset of its runs
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
 
+    @property
+    def dataset(self) -> str:
+        """The dataset of a table whose columns share one."""
+        names = set(self.datasets.values())
+        if len(names) != 1:
+            raise ValueError(f"{self.key} has one dataset per column {self.datasets}: use runs()")
+        return names.pop()
+
     def variants(self) -> list[str]:
         seen = {c.run: None for r in self.rows for c in r.cells.values() if c.run}
+        return list(seen)
+
+    def runs(self) -> list[tuple[str, str]]:
+        """(dataset, variant) of every run the table reads, once each, in row order."""
+        seen = {(self.datasets[column], cell.run): None
+                for r in self.rows for column, cell in r.cells.items() if cell.run}
         return list(seen)
 
 
@@ -74,11 +95,19 @@ def _table(key: str, spec: dict) -> Table:
             cells = {SINGLE: _cell(row)}
         else:
             cells = {c: _cell(row[c]) for c in columns}
-        unknown = set(row) - {"method", "year", "reported", "run", *columns}
+        unknown = set(row) - {"method", "year", "reported", "run", "metric", *columns}
         if unknown:
             raise ValueError(f"{key} row {i}: unknown keys {sorted(unknown)}")
-        rows.append(Row(method=row["method"], year=row.get("year"), cells=cells))
-    return Table(key, spec["caption"], spec["dataset"], columns, tuple(rows))
+        metric = row.get("metric", ACCURACY)
+        if metric != ACCURACY and not (metric.startswith(PER_CLASS) and metric != PER_CLASS):
+            raise ValueError(f"{key} row {i}: metric {metric!r} is neither {ACCURACY!r} "
+                             f"nor '{PER_CLASS}LABEL'")
+        rows.append(Row(method=row["method"], year=row.get("year"), cells=cells, metric=metric))
+    if "datasets" in spec:
+        datasets = {c: spec["datasets"][c] for c in columns}
+    else:
+        datasets = dict.fromkeys(columns, spec["dataset"])
+    return Table(key, spec["caption"], datasets, columns, tuple(rows))
 
 
 def _cell(spec: dict) -> Cell:
@@ -87,3 +116,18 @@ def _cell(spec: dict) -> Cell:
         parse_variant(run)
     reported = spec.get("reported")
     return Cell(reported=None if reported is None else float(reported), run=run)
+
+
+def metric_value(metrics: dict, metric: str) -> float | None:
+    """A row's `metric` from one run's metrics.json (None for a class the test split lacks).
+
+    Raises KeyError naming the metric when the run did not record it.
+    """
+    if metric == ACCURACY:
+        return metrics[ACCURACY]
+    label = metric[len(PER_CLASS) :]
+    per_class = metrics.get("per_class", {})
+    if label not in per_class:
+        raise KeyError(f"metrics of {metrics.get('variant')!r} have no {metric!r}; "
+                       f"classes: {sorted(per_class)}")
+    return per_class[label]

@@ -11,6 +11,7 @@ differences between a published file and our model are undone at load time by
 `to_backbone_state_dict`.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,6 +49,8 @@ class KnownWeights:
     # Classifier keys of the published file: our extractors have no classifier.
     head_prefixes: tuple[str, ...]
     description: str
+    # (regex, replacement) pairs turning the file's remaining keys into our model's names.
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -100,6 +103,51 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
         sha256="47f0695e",
         head_prefixes=("fc.", "new_fc.", "last_linear.", "cls_head.", "data_preprocessor."),
         description="BN-Inception, Kinetics-400 (TSN weights as converted for TSM)",
+    ),
+    # MAFnet (§4.2) uses ImageNet DenseNet-201: torchvision's IMAGENET1K_V1 file. It keeps
+    # the dense layers' old submodule names (`denselayer1.norm.1.weight`), which today's
+    # torchvision (and our DenseNetMaps) spell `denselayer1.norm1.weight`; torchvision's
+    # own loader renames them with the same pattern. Every other key is unchanged.
+    "densenet201": KnownWeights(
+        url="https://download.pytorch.org/models/densenet201-c1103571.pth",
+        sha256="c1103571",
+        head_prefixes=("classifier.",),
+        description="DenseNet-201, ImageNet (torchvision IMAGENET1K_V1)",
+        renames=((r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12])\.", r"\1\2."),),
+    ),
+    # MAFnet's VGGish pretrained on AudioSet, in PyTorch: torchvggish's (harritaylor) port
+    # of Google's TF checkpoint. Its VGG keeps the conv stack as an nn.Sequential
+    # `features` (conv + ReLU pairs and max pools, so the convs sit at indexes 0, 3, 6, 8,
+    # 11, 13) and the fully connected layers as `embeddings`, which our maps-only VGGish
+    # has no use for. The indexes become the TF layer names our VGGish uses.
+    "vggish": KnownWeights(
+        url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
+        sha256="10086976",
+        head_prefixes=("embeddings.",),
+        description="VGGish, AudioSet (torchvggish port of the TensorFlow weights)",
+        renames=tuple(
+            (rf"^features\.{index}\.", f"{layer}.")
+            for index, layer in ((0, "conv1"), (3, "conv2"), (6, "conv3_1"), (8, "conv3_2"),
+                                 (11, "conv4_1"), (13, "conv4_2"))
+        ),
+    ),
+    # Two-phase's visual branches (models/twophase.py) fine-tune Keras' ImageNet
+    # InceptionV3 and ConvNeXtTiny; these are torchvision's files of the same networks,
+    # whose keys are our torchvision models' keys. InceptionV3: Google's weights, ported;
+    # the auxiliary classifier (`AuxLogits`) and `fc` are ImageNet heads we do not build.
+    "inception_v3": KnownWeights(
+        url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        sha256="0cc3c7bd",
+        head_prefixes=("fc.", "AuxLogits."),
+        description="Inception-v3, ImageNet (torchvision IMAGENET1K_V1, ported from TF)",
+    ),
+    # ConvNeXt-T: `classifier.0` is the LayerNorm after pooling, which we keep (Keras'
+    # include_top=False model ends in it too); `classifier.2` is the ImageNet Linear.
+    "convnext_tiny": KnownWeights(
+        url="https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
+        sha256="983f1562",
+        head_prefixes=("classifier.2.",),
+        description="ConvNeXt-Tiny, ImageNet (torchvision IMAGENET1K_V1)",
     ),
 }
 
@@ -187,15 +235,18 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def to_backbone_state_dict(name: str, state_dict: dict[str, torch.Tensor]) -> dict:
     """Map a published state dict of backbone `name` onto our feature extractor's keys.
 
-    Strips training-wrapper prefixes and drops the classifier; every other key of the
-    registered files already has our model's name (see the notes in KNOWN_WEIGHTS).
+    Strips training-wrapper prefixes, drops the classifier and applies the registered
+    renames (see the notes in KNOWN_WEIGHTS); other keys already have our model's names.
     """
-    head_prefixes = known_weights(name).head_prefixes
+    known = known_weights(name)
     trunk = {}
     for key, tensor in state_dict.items():
         key = next((key[len(p) :] for p in WRAPPER_PREFIXES if key.startswith(p)), key)
-        if not key.startswith(head_prefixes):
-            trunk[key] = tensor
+        if key.startswith(known.head_prefixes):
+            continue
+        for pattern, replacement in known.renames:
+            key = re.sub(pattern, replacement, key)
+        trunk[key] = tensor
     return trunk
 
 
