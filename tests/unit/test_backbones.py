@@ -4,14 +4,14 @@ import torch
 from safetensors.torch import save_file
 
 from avrepro.features.backbones import (
-    BACKBONES,
     build_backbone,
     extract,
     feature_dim,
     input_size,
     normalization,
 )
-from avrepro.features.weights import WeightsError, WeightsMismatchError
+from avrepro.features.registry import BACKBONES, WeightsError
+from avrepro.features.weights import WeightsMismatchError
 
 
 @pytest.mark.parametrize(

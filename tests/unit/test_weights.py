@@ -10,11 +10,10 @@ import torch
 import torchvision
 
 from avrepro.data.download import ChecksumError
-from avrepro.features.backbones import BACKBONES, build_backbone
+from avrepro.features.backbones import build_backbone
 from avrepro.features.bninception import BNInception, load_tsn_state_dict
+from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, WeightsError
 from avrepro.features.weights import (
-    KNOWN_WEIGHTS,
-    WeightsError,
     fetch_weights,
     load_state_dict_strict,
     read_state_dict,

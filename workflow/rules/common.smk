@@ -1,8 +1,8 @@
 # Input functions and names shared by every stage.
-from avrepro.features.weights import KNOWN_WEIGHTS, file_name_from_url
+from avrepro.features.registry import KNOWN_WEIGHTS, file_name_from_url
 from avrepro.naming import VARIANT_PATTERN, parse_variant, run_dir
 from avrepro.papers import load_metafile
-from avrepro.train.maivar import backbone_code, variant_inputs
+from avrepro.variants.maivar import backbone_code, variant_inputs
 
 ENV = "../../envs/avrepro.yaml"  # every rule's conda environment (--sdm conda)
 MAIVAR = config["maivar"]

@@ -25,29 +25,8 @@ from torch import nn
 from tqdm import tqdm
 
 from avrepro.features.bninception import BNInception
+from avrepro.features.registry import BACKBONES, Backbone
 from avrepro.features.weights import load_state_dict_strict, read_state_dict, to_backbone_state_dict
-
-
-@dataclass(frozen=True)
-class Backbone:
-    feature_dim: int
-    input_size: int  # side of the square input the weights were trained at
-    timm_name: str | None = None  # None: our BNInception
-    # timm weights tag whose preprocessing matches the file registered in weights.py.
-    timm_weights: str | None = None
-
-
-BACKBONES: dict[str, Backbone] = {
-    # 299x299 audio images as in §3.3 (Fig. 2's caption says 224, but IRV2 is trained at 299).
-    "irv2": Backbone(1536, 299, "inception_resnet_v2", "inception_resnet_v2.tf_in1k"),
-    # Fig. 6 compares these audio-image extractors with IRV2.
-    "resnet18": Backbone(512, 224, "resnet18", "resnet18.tv_in1k"),
-    "resnet101": Backbone(2048, 224, "resnet101", "resnet101.tv_in1k"),
-    # The paper says only "EfficientNet"; B0 is the family's base member, the one
-    # "EfficientNet" means without a suffix, and the cheapest.
-    "efficientnet_b0": Backbone(1280, 224, "efficientnet_b0", "efficientnet_b0.ra_in1k"),
-    "tsn_bninception": Backbone(1024, 224),
-}
 
 
 @dataclass(frozen=True)

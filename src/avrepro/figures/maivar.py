@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from avrepro.naming import parse_variant
-from avrepro.train.maivar import backbone_name
+from avrepro.variants.maivar import backbone_name
 
 REPRESENTATION_LABELS = {
     "wp": "Waveplot", "mfcc": "MFCC", "mfs": "MFCC feature scaling",

@@ -1,16 +1,11 @@
 """Train one MAiVAR run (phase 1: audio or video MLP; phase 2: dominant head fusion)
-on frozen features and write its run folder.
-
-Variants (see avrepro.naming):
-  vmlp                      video-only, TSN BN-Inception features (B, 25, 1024)
-  amlp_rep-{r}_bb-{b}       audio-only, backbone b on audio-image representation r
-  dhf_rep-{r}_bb-{b}        dominant head fusion of both, initialised from vmlp (same seed)
+on frozen features and write its run folder. Variant names: avrepro.variants.maivar.
 """
 
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,37 +19,6 @@ from avrepro.features.store import read_store
 from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
 from avrepro.naming import parse_variant
 from avrepro.train.loop import Schedule, Split, evaluate, fit
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Which feature stores a variant reads, keyed by modality."""
-
-    audio: str | None  # extractor name, e.g. "irv2-ch"
-    video: str | None  # e.g. "tsn_bninception-tsn25"
-
-
-def variant_inputs(variant: str, video_extractor: str) -> Inputs:
-    model, opts = parse_variant(variant)
-    audio = f"{backbone_name(opts['bb'])}-{opts['rep']}" if model in ("amlp", "dhf") else None
-    video = video_extractor if model in ("vmlp", "dhf") else None
-    if model not in ("vmlp", "amlp", "dhf"):
-        raise ValueError(f"unknown MAiVAR model {model!r} in variant {variant!r}")
-    return Inputs(audio=audio, video=video)
-
-
-def backbone_name(code: str) -> str:
-    """Variant values carry no underscores: `efficientnetb0` names `efficientnet_b0`."""
-    from avrepro.features.backbones import BACKBONES
-
-    for name in BACKBONES:
-        if name.replace("_", "") == code:
-            return name
-    raise ValueError(f"unknown backbone code {code!r}; known: {sorted(BACKBONES)}")
-
-
-def backbone_code(name: str) -> str:
-    return name.replace("_", "")
 
 
 def decodable(audio_indexes: list[Path], frames_indexes: list[Path]) -> set[str]:

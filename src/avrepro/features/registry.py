@@ -1,0 +1,166 @@
+"""What the workflow can extract features with, and where each network's published weights
+live: plain data, importable without torch, so that Snakemake plans (a localrule per
+weights file, the input functions) without loading a deep-learning stack.
+
+`backbones.py` builds the image networks named here; `weights.py` fetches and loads the
+files named here.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class WeightsError(Exception):
+    """A weights file is unknown, absent, unreadable or does not fit its model."""
+
+
+@dataclass(frozen=True)
+class Backbone:
+    feature_dim: int
+    input_size: int  # side of the square input the weights were trained at
+    timm_name: str | None = None  # None: our BNInception
+    # timm weights tag whose preprocessing matches the file registered in weights.py.
+    timm_weights: str | None = None
+
+
+BACKBONES: dict[str, Backbone] = {
+    # 299x299 audio images as in §3.3 (Fig. 2's caption says 224, but IRV2 is trained at 299).
+    "irv2": Backbone(1536, 299, "inception_resnet_v2", "inception_resnet_v2.tf_in1k"),
+    # Fig. 6 compares these audio-image extractors with IRV2.
+    "resnet18": Backbone(512, 224, "resnet18", "resnet18.tv_in1k"),
+    "resnet101": Backbone(2048, 224, "resnet101", "resnet101.tv_in1k"),
+    # The paper says only "EfficientNet"; B0 is the family's base member, the one
+    # "EfficientNet" means without a suffix, and the cheapest.
+    "efficientnet_b0": Backbone(1280, 224, "efficientnet_b0", "efficientnet_b0.ra_in1k"),
+    "tsn_bninception": Backbone(1024, 224),
+}
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    url: str
+    # Full sha256, or the prefix the publisher put in the file name: torchvision, Cadene
+    # and timm name files `{model}-{first 8 hex digits of the sha256}.pth`, and torch.hub's
+    # `check_hash` verifies exactly that prefix. `download_file` accepts either.
+    sha256: str
+    # Classifier keys of the published file: our extractors have no classifier.
+    head_prefixes: tuple[str, ...]
+    description: str
+    # (regex, replacement) pairs turning the file's remaining keys into our model's names.
+    renames: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        return file_name_from_url(self.url)
+
+
+KNOWN_WEIGHTS: dict[str, KnownWeights] = {
+    # The paper (§3.5) uses ImageNet IRV2 "available with PyTorch": Cadene's
+    # pretrainedmodels port of Google's TensorFlow weights, the same weights timm ships
+    # as inception_resnet_v2.tf_in1k (Cadene's 1001-way `last_linear` becomes timm's
+    # `classif`; every other key is identical).
+    "irv2": KnownWeights(
+        url="http://data.lip6.fr/cadene/pretrainedmodels/inceptionresnetv2-520b38e4.pth",
+        sha256="520b38e4",
+        head_prefixes=("last_linear.", "classif."),
+        description="Inception-ResNet-v2, ImageNet (Cadene port of the TF weights)",
+    ),
+    # torchvision's ResNet keys are timm's ResNet keys (timm kept them on purpose).
+    "resnet18": KnownWeights(
+        url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
+        sha256="f37072fd",
+        head_prefixes=("fc.",),
+        description="ResNet-18, ImageNet (torchvision v1 weights = timm resnet18.tv_in1k)",
+    ),
+    "resnet101": KnownWeights(
+        url="https://download.pytorch.org/models/resnet101-63fe2227.pth",
+        sha256="63fe2227",
+        head_prefixes=("fc.",),
+        description="ResNet-101, ImageNet (torchvision v1 weights = timm resnet101.tv_in1k)",
+    ),
+    # timm's own file for efficientnet_b0.ra_in1k (its pretrained_cfg url); timm keys.
+    "efficientnet_b0": KnownWeights(
+        url=(
+            "https://github.com/rwightman/pytorch-image-models/releases/download/"
+            "v0.1-weights/efficientnet_b0_ra-3dd342df.pth"
+        ),
+        sha256="3dd342df",
+        head_prefixes=("classifier.",),
+        description="EfficientNet-B0, ImageNet (timm efficientnet_b0.ra_in1k)",
+    ),
+    # The paper (§3.4) uses TSN's BN-Inception pretrained on Kinetics-400. Neither the
+    # mmaction2 nor the timm model zoo publishes one (mmaction2's TSN models are ResNets),
+    # so this is the PyTorch conversion of TSN's Kinetics-400 BN-Inception that TSM and
+    # its descendants load (Cadene key names, a 400-way `fc`). The hash in its name
+    # follows the convention above but is not confirmed by its publisher; override it
+    # with `sha256=` if it disagrees with a file you trust. The prefixes also cover
+    # mmaction (`cls_head`, `data_preprocessor`) and tsn-pytorch (`new_fc`) checkpoints.
+    "tsn_bninception": KnownWeights(
+        url="https://www.dropbox.com/s/gx4u7itoyygix0c/BNInceptionKinetics-47f0695e.pth?dl=1",
+        sha256="47f0695e",
+        head_prefixes=("fc.", "new_fc.", "last_linear.", "cls_head.", "data_preprocessor."),
+        description="BN-Inception, Kinetics-400 (TSN weights as converted for TSM)",
+    ),
+    # MAFnet (§4.2) uses ImageNet DenseNet-201: torchvision's IMAGENET1K_V1 file. It keeps
+    # the dense layers' old submodule names (`denselayer1.norm.1.weight`), which today's
+    # torchvision (and our DenseNetMaps) spell `denselayer1.norm1.weight`; torchvision's
+    # own loader renames them with the same pattern. Every other key is unchanged.
+    "densenet201": KnownWeights(
+        url="https://download.pytorch.org/models/densenet201-c1103571.pth",
+        sha256="c1103571",
+        head_prefixes=("classifier.",),
+        description="DenseNet-201, ImageNet (torchvision IMAGENET1K_V1)",
+        renames=((r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12])\.", r"\1\2."),),
+    ),
+    # MAFnet's VGGish pretrained on AudioSet, in PyTorch: torchvggish's (harritaylor) port
+    # of Google's TF checkpoint. Its VGG keeps the conv stack as an nn.Sequential
+    # `features` (conv + ReLU pairs and max pools, so the convs sit at indexes 0, 3, 6, 8,
+    # 11, 13) and the fully connected layers as `embeddings`, which our maps-only VGGish
+    # has no use for. The indexes become the TF layer names our VGGish uses.
+    "vggish": KnownWeights(
+        url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
+        sha256="10086976",
+        head_prefixes=("embeddings.",),
+        description="VGGish, AudioSet (torchvggish port of the TensorFlow weights)",
+        renames=tuple(
+            (rf"^features\.{index}\.", f"{layer}.")
+            for index, layer in ((0, "conv1"), (3, "conv2"), (6, "conv3_1"), (8, "conv3_2"),
+                                 (11, "conv4_1"), (13, "conv4_2"))
+        ),
+    ),
+    # Two-phase's visual branches (models/twophase.py) fine-tune Keras' ImageNet
+    # InceptionV3 and ConvNeXtTiny; these are torchvision's files of the same networks,
+    # whose keys are our torchvision models' keys. InceptionV3: Google's weights, ported;
+    # the auxiliary classifier (`AuxLogits`) and `fc` are ImageNet heads we do not build.
+    "inception_v3": KnownWeights(
+        url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        sha256="0cc3c7bd",
+        head_prefixes=("fc.", "AuxLogits."),
+        description="Inception-v3, ImageNet (torchvision IMAGENET1K_V1, ported from TF)",
+    ),
+    # ConvNeXt-T: `classifier.0` is the LayerNorm after pooling, which we keep (Keras'
+    # include_top=False model ends in it too); `classifier.2` is the ImageNet Linear.
+    "convnext_tiny": KnownWeights(
+        url="https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
+        sha256="983f1562",
+        head_prefixes=("classifier.2.",),
+        description="ConvNeXt-Tiny, ImageNet (torchvision IMAGENET1K_V1)",
+    ),
+}
+
+
+def known_weights(name: str) -> KnownWeights:
+    try:
+        return KNOWN_WEIGHTS[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_WEIGHTS))
+        raise WeightsError(f"no known weights for backbone {name!r}; known: {known}") from None
+
+
+def file_name_from_url(url: str) -> str:
+    """The file name a URL downloads to: its last path segment, without the query."""
+    name = Path(urlparse(url).path).name
+    if not name:
+        raise WeightsError(f"cannot derive a file name from the URL {url!r}")
+    return name
