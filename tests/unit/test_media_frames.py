@@ -119,9 +119,14 @@ def test_sample_clips_cuts_one_second_windows(fixture_clips: dict[str, Path]) ->
         expected = frames[start + segment_indices(stop - start, 16)]
         np.testing.assert_array_equal(sampled[window], expected)
 
-    avi = fixture_clips["avi"]  # 6.56 s: six complete seconds, the caller pads the rest
+    avi = fixture_clips["avi"]  # 6.56 s: six seconds and a partial one; the caller pads
     short = sample_clips(avi, n_clips=10, frames_per_clip=16, short_side=64, crop=56)
-    assert short.shape == (6, 16, 56, 56, 3)
+    assert short.shape == (7, 16, 56, 56, 3)
+    avi_frames = center_crop(read_frames(avi, short_side=64), 56)
+    last = round(6 * probe(avi).fps)  # the partial second's frames, evenly sampled
+    np.testing.assert_array_equal(
+        short[6], avi_frames[last + segment_indices(len(avi_frames) - last, 16)]
+    )
 
 
 def test_samplers_repeat_frames_of_a_very_short_clip(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ short side costs tens to a few hundred MB, and picking by index is exact where
 seeking in compressed streams is not.
 """
 
+import math
 from pathlib import Path
 
 import ffmpeg
@@ -66,8 +67,9 @@ def sample_clips(
     Returns (n_windows, frames_per_clip, crop, crop, 3) uint8 with n_windows <= n_clips.
     MAFnet (after Tian et al.'s AVE setup) cuts a video into T=10 non-overlapping 1-s
     clips of 16 frames. Choices the paper leaves open:
-    - only complete seconds make windows: a trailing partial second is dropped, and a
-      clip shorter than one second gives a single window spanning all of it;
+    - a trailing partial second makes a window of its own, as VGGish's audio windows do
+      (avrepro.features.vggish.count_windows), so that both modalities count the same
+      windows: a 9.96 s AVE video has 10;
     - a video shorter than `n_clips` seconds gives fewer windows; the caller zero-pads
       and keeps the count of valid windows;
     - inside a window the frames are the TSN segment centres (evenly spaced), so a
@@ -79,11 +81,13 @@ def sample_clips(
     if not info.fps:
         raise MediaError(path, "frame rate unknown, cannot cut one-second windows")
     frames = _decode(Path(path), info, *_short_side_size(path, info, short_side))  # (T, H, W, 3)
-    n_windows = min(n_clips, max(1, int(len(frames) / info.fps)))
+    # Half a frame of slack: a 3 s clip whose container says 14.99 fps is 3 windows, not 4.
+    n_windows = min(n_clips, max(1, math.ceil((len(frames) - 0.5) / info.fps)))
     windows = []
     for window in range(n_windows):
-        start = round(window * info.fps)
-        stop = min(round((window + 1) * info.fps), len(frames))
+        # A last window that rounding leaves empty keeps the clip's last frame.
+        start = min(round(window * info.fps), len(frames) - 1)
+        stop = min(max(round((window + 1) * info.fps), start + 1), len(frames))
         windows.append(start + segment_indices(stop - start, frames_per_clip))
     indices = np.stack(windows)  # (n_windows, frames_per_clip)
     return center_crop(frames, crop)[indices]
