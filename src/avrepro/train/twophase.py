@@ -1,0 +1,395 @@
+"""Train the two-phase system's runs (Pham et al., §II-III) and write their run folders.
+
+Variant names: avrepro.variants.twophase. Every run trains with mixup and the
+KL-divergence loss with l2 regularisation (Eq. 4) under Adam (§III-A). A branch run also
+writes its clips' embeddings (`emb-fc1024.npz`, `emb-fc10.npz`, feature-store shards),
+which the fusion runs read.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from sklearn.model_selection import StratifiedGroupKFold
+from torch import nn
+
+from avrepro.data.manifest import read_manifest
+from avrepro.features.store import read_store, write_shard
+from avrepro.models.twophase import (
+    AUDIO_WIDTHS,
+    Branch,
+    Fusion,
+    audio_branch,
+    load_visual_weights,
+    visual_branch,
+)
+from avrepro.train.loop import Schedule, Split, TrainStep, fit
+from avrepro.train.maivar import assemble, decodable
+from avrepro.variants.twophase import (
+    BACKBONES,
+    EMBEDDING_FILES,
+    FUSIONS,
+    SPECTROGRAMS,
+    embedding_file,
+    fusion_branches,
+    parse,
+)
+
+PAPER = "twophase"
+# Mixup's Beta(alpha, alpha). The paper cites mixup [14] without a value; 0.4 is the
+# authors' practice, after the DCASE ASC recipe their networks build on (McDonnell &
+# Gao's MixupGenerator, alpha = 0.4, one weight per example).
+MIXUP_ALPHA = 0.4
+
+
+def build_model(variant: str, n_classes: int, audio_widths=AUDIO_WIDTHS) -> nn.Module:
+    """The randomly initialised network of a variant (seed torch first)."""
+    v = parse(variant)
+    if v.model == "aud":
+        return audio_branch(tuple(audio_widths), n_classes)
+    if v.model == "vis":
+        return visual_branch(v.backbone, n_classes)
+    dim = 1024 if FUSIONS[v.fusion][1] == "fc1024" else n_classes
+    n_audio = len(SPECTROGRAMS) if "a" in v.modality else 0
+    n_visual = len(BACKBONES) if "v" in v.modality else 0
+    return Fusion(v.fusion, n_audio, n_visual, dim, n_classes)
+
+
+# ---------------------------------------------------------------------------------------
+# Mixup and the KL-divergence loss (§III-A, Eq. 4).
+
+
+def mixup_draw(n: int, alpha: float, generator: torch.Generator):
+    """Per-example weights lambda ~ Beta(alpha, alpha) (n,) and partners (a permutation).
+
+    Both come from `generator` (the loop seeds it per epoch), so a resumed run replays
+    them: torch has no seeded Beta sampler, so one draw from the generator seeds numpy's.
+    """
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    lam = np.random.default_rng(seed).beta(alpha, alpha, size=n)
+    return torch.from_numpy(lam).float(), torch.randperm(n, generator=generator)
+
+
+def mix(x: torch.Tensor, lam: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+    """lam * x + (1 - lam) * x[partner], in float32 (frames are uint8, spectrograms float16)."""
+    x = x.float()
+    lam = lam.to(x.device).view(-1, *([1] * (x.dim() - 1)))
+    return lam * x + (1 - lam) * x[partner.to(x.device)]
+
+
+def kl_divergence(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 4's data term, sum_c y log(y / y_hat), averaged over the batch (0 log 0 = 0)."""
+    return nn.functional.kl_div(torch.log_softmax(logits, dim=1), target, reduction="batchmean")
+
+
+def mixup_kl_step(alpha: float, n_classes: int) -> TrainStep:
+    """A loop.fit train_step: mix every input and the one-hot targets with the same
+    weights and partners, score with the KL divergence (the mixed targets are no longer
+    one-hot, hence KL, §III-A). Eq. 4's l2 term is Schedule.weight_decay, see `run_*`."""
+
+    def step(model, inputs, labels, generator):
+        lam, partner = mixup_draw(len(labels), alpha, generator)
+        mixed = tuple(mix(x, lam, partner) for x in inputs)
+        onehot = nn.functional.one_hot(labels, n_classes).float()
+        target = mix(onehot, lam, partner)
+        logits = model(*mixed)
+        return kl_divergence(logits, target), logits
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------
+# Clips, splits, outputs and metrics.
+
+
+def recording_location(clip_id: str) -> str:
+    """`{scene}-{city}-{location}` of a DCASE clip id `{scene}-{city}-{location}-{segment}`."""
+    parts = clip_id.split("-")
+    if len(parts) != 4:
+        raise ValueError(f"clip id {clip_id!r} is not scene-city-location-segment")
+    return "-".join(parts[:3])
+
+
+def location_holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
+    """Boolean mask of the validation clips: whole recording locations of the training split.
+
+    The paper trains on fold1 train and reports on fold1 evaluate, silent on model
+    selection. We select the epoch on held-out training clips, as the MAiVAR runs do, but
+    hold out whole locations: a location's 10 s segments are cut from one recording, so
+    segments of it on both sides would make validation near-duplicate. DCASE's own split
+    keeps locations apart in the same way. One of round(1 / fraction) location folds,
+    stratified by scene and fixed (seed 0): the same clips for every run and seed.
+    """
+    train_idx = np.flatnonzero(rows.split == "train")
+    groups = rows.clip_id.iloc[train_idx].map(recording_location).to_numpy()
+    n_splits = round(1 / fraction)
+    if len(set(groups)) < n_splits:
+        raise ValueError(f"val_fraction {fraction} needs at least {n_splits} recording "
+                         f"locations in the training split, found {len(set(groups))}")
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=0)
+    _, val = next(folds.split(train_idx, rows.label_index.iloc[train_idx], groups))
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[train_idx[val]] = True
+    return mask
+
+
+def class_names(manifest: pd.DataFrame) -> list[str]:
+    """Labels in label_index order (0 ... n - 1)."""
+    pairs = manifest[["label_index", "label"]].drop_duplicates().sort_values("label_index")
+    if list(pairs.label_index) != list(range(len(pairs))):
+        raise ValueError(f"label indexes are not 0 ... n-1 with one label each: {pairs.values}")
+    return pairs.label.tolist()
+
+
+def read_frames(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames shards (media stage): (clip_id (N,), frames (N, T, H, W, 3), n_valid (N,)).
+
+    The "fps" sampler pads clips shorter than its T frames with zeros and stores n_valid;
+    without it every frame is real.
+    """
+    ids, frames, valid = [], [], []
+    for path in paths:
+        with np.load(path) as data:
+            ids.append(data["clip_id"])
+            frames.append(data["frames"])
+            valid.append(data["n_valid"] if "n_valid" in data
+                         else np.full(len(data["clip_id"]), data["frames"].shape[1]))
+    return np.concatenate(ids), np.concatenate(frames), np.concatenate(valid)
+
+
+def flatten_clips(clips: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The real items of (N, T, ...) clips as (M, ...), and the clip each came from (M,).
+
+    A view when every clip is complete (always for spectrograms, T = 1), else a copy.
+    """
+    if (n_valid == clips.shape[1]).all():
+        return clips.reshape(-1, *clips.shape[2:]), np.repeat(np.arange(len(clips)), clips.shape[1])
+    clip, t = np.nonzero(np.arange(clips.shape[1])[None, :] < n_valid[:, None])
+    return clips[clip, t], clip
+
+
+def frame_split(clips: np.ndarray, n_valid: np.ndarray, labels: np.ndarray) -> Split:
+    """Every real frame of the clips as one example with its clip's label (§II-A: the
+    visual models are trained on the frames as images); one example per spectrogram."""
+    items, owner = flatten_clips(clips, n_valid)
+    return Split(inputs=(torch.from_numpy(items),), labels=torch.from_numpy(labels[owner]).long())
+
+
+@torch.no_grad()
+def clip_outputs(model: Branch, clips: np.ndarray, n_valid: np.ndarray, batch_size: int,
+                 device: torch.device) -> dict[str, np.ndarray]:
+    """Per clip: class probabilities and the FC(1024) and FC(10) embeddings.
+
+    `clips` is (N, T, ...) with n_valid[i] real items in clip i: T frames for a visual
+    branch (outputs are averaged over a clip's frames), T = 1 for an audio branch.
+    """
+    model.to(device).eval()
+    sums = {"probs": [], "fc1024": [], "fc10": []}
+    step = max(1, batch_size // clips.shape[1])  # clips per forward pass
+    for start in range(0, len(clips), step):
+        stop = min(start + step, len(clips))
+        items, clip = flatten_clips(clips[start:stop], n_valid[start:stop])
+        h, logits = model.embeddings(torch.from_numpy(items).to(device))
+        owner = torch.from_numpy(clip).to(device)
+        for key, value in (("probs", torch.softmax(logits, 1)), ("fc1024", h), ("fc10", logits)):
+            total = torch.zeros(stop - start, value.shape[1], device=device)
+            sums[key].append(total.index_add_(0, owner, value).cpu())
+    counts = torch.from_numpy(n_valid).float()[:, None]
+    return {key: (torch.cat(parts) / counts).numpy() for key, parts in sums.items()}
+
+
+def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
+                           classes: list[str]) -> dict:
+    """Accuracy, per-class accuracy (Table I's rows) and the confusion matrix (Fig. 4;
+    rows: true class, columns: predicted) of clip predictions, in percent and counts."""
+    n = len(classes)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    per_class = {
+        name: 100 * confusion[k, k] / confusion[k].sum() if confusion[k].sum() else None
+        for k, name in enumerate(classes)
+    }
+    return {"accuracy": 100 * float(np.trace(confusion)) / max(len(labels), 1),
+            "per_class": per_class, "classes": classes, "confusion": confusion.tolist()}
+
+
+def _fingerprint(run_config: dict, files: list[Path]) -> str:
+    """Digest of the run's definition and of its input files' identity (size, mtime)."""
+    stamp = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(map(str, files))]
+    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks: dict,
+               probs: np.ndarray, result, model_record: dict, run_config: dict,
+               classes: list[str], n_listed: int) -> dict:
+    """model.pt, predictions.parquet, history.csv, config.yaml and, last, metrics.json."""
+    test = masks["test"]
+    torch.save({**model_record, "variant": variant, "state": result.best_state,
+                "best_epoch": result.best_epoch}, out_dir / "model.pt")
+    labels, predictions = rows.label_index.to_numpy()[test], probs[test].argmax(1)
+    pd.DataFrame({
+        "clip_id": rows.clip_id.to_numpy()[test],
+        "label_index": labels,
+        "prediction": predictions,
+        "confidence": probs[test].max(1),
+    }).to_parquet(out_dir / "predictions.parquet", index=False)
+    pd.DataFrame(result.history).to_csv(out_dir / "history.csv", index=False)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    metrics = {
+        "paper": PAPER, "variant": variant, "seed": seed,
+        **classification_metrics(labels, predictions, classes),
+        "best_epoch": result.best_epoch,
+        "val_accuracy": 100 * result.history[result.best_epoch]["val_acc"],
+        "clips": {"train": int(masks["train"].sum()), "val": int(masks["val"].sum()),
+                  "test": int(test.sum()), "listed": n_listed,
+                  "unusable": int(n_listed - len(rows))},
+    }
+    tmp = out_dir / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2))
+    os.replace(tmp, out_dir / "metrics.json")  # last: its presence marks a finished run
+    return metrics
+
+
+def _masks(rows: pd.DataFrame, val_fraction: float) -> dict[str, np.ndarray]:
+    val = location_holdout(rows, val_fraction)
+    split = rows.split.to_numpy()
+    return {"train": (split == "train") & ~val, "val": val, "test": split == "test"}
+
+
+# ---------------------------------------------------------------------------------------
+# Runs.
+
+
+def run_branch(
+    variant: str,
+    manifest_path: Path,
+    inputs: list[Path],
+    media_indexes: dict[str, list[Path]],
+    hparams: dict,
+    seed: int,
+    out_dir: Path,
+    weights: Path | None = None,
+    device: str = "cpu",
+) -> dict:
+    """Train a phase-I branch and write its run folder: metrics.json, history.csv,
+    predictions.parquet, model.pt, config.yaml (+ checkpoint.pt), and the embeddings of
+    every clip it used, emb-fc1024.npz and emb-fc10.npz (feature-store shards).
+
+    inputs: an aud variant's spectrogram store shards (features (N, 6, F, T), from
+    features.spectrograms), or a vis variant's frames shards (media stage, "fps"
+    sampler). media_indexes: the media stage's "audio" and "frames" shard indexes; every
+    run uses the clips whose audio and frames both decoded. weights: the ImageNet file
+    of a vis variant's backbone (None: random, smoke tier). hparams: val_fraction,
+    mixup_alpha, audio_widths (aud, optional) and `schedule` (loop.Schedule); Eq. 4's
+    l2 term is schedule.weight_decay: Adam's (coupled) weight decay adds lambda * theta
+    to every gradient, exactly the gradient of (lambda / 2) ||theta||^2 over all
+    trainable parameters, as Eq. 4 writes it.
+    """
+    v = parse(variant)
+    if v.model not in ("aud", "vis"):
+        raise ValueError(f"{variant!r} is not a phase-I branch (aud_... or vis_...)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(manifest_path)
+    classes = class_names(manifest)
+    decoded = decodable(media_indexes["audio"], media_indexes["frames"])
+    if v.model == "aud":
+        ids, spectrograms = read_store(inputs)
+        stores = {"x": (ids, spectrograms[:, None]), "n": (ids, np.ones(len(ids), np.int64))}
+    else:
+        ids, frames, n_valid = read_frames(inputs)
+        stores = {"x": (ids, frames), "n": (ids, n_valid)}
+    rows, aligned = assemble(manifest, stores, decoded)
+    clips, n_valid = aligned["x"], aligned["n"]  # (N, T, ...), (N,)
+    labels = rows.label_index.to_numpy()
+    masks = _masks(rows, hparams["val_fraction"])
+    splits = [frame_split(clips[masks[s]], n_valid[masks[s]], labels[masks[s]])
+              for s in ("train", "val", "test")]
+
+    widths = list(hparams.get("audio_widths", AUDIO_WIDTHS))
+    schedule = Schedule(**hparams["schedule"])
+    alpha = hparams.get("mixup_alpha", MIXUP_ALPHA)
+    torch.manual_seed(seed)
+    model = build_model(variant, len(classes), widths)
+    if weights is not None:
+        load_visual_weights(model, v.backbone, weights)
+    run_config = {
+        "variant": variant, "seed": seed, "classes": classes, "schedule": asdict(schedule),
+        "mixup_alpha": alpha, "val_fraction": hparams["val_fraction"],
+        "audio_widths": widths if v.model == "aud" else None,
+        "inputs": [str(p) for p in inputs], "weights": str(weights) if weights else None,
+    }
+    result = fit(model, *splits, schedule=schedule, seed=seed,
+                 checkpoint=out_dir / "checkpoint.pt", device=torch.device(device),
+                 fingerprint=_fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
+                 train_step=mixup_kl_step(alpha, len(classes)))
+    model.load_state_dict(result.best_state)
+    outputs = clip_outputs(model, clips, n_valid, schedule.batch_size, torch.device(device))
+    for key, name in EMBEDDING_FILES.items():
+        write_shard(out_dir / name, rows.clip_id.tolist(), outputs[key].astype(np.float32))
+    record = {"n_classes": len(classes), "audio_widths": widths}
+    return _write_run(out_dir, variant, seed, rows, masks, outputs["probs"], result, record,
+                      run_config, classes, len(manifest))
+
+
+def run_fusion(
+    variant: str,
+    manifest_path: Path,
+    branch_dirs: dict[str, Path],
+    hparams: dict,
+    seed: int,
+    out_dir: Path,
+    device: str = "cpu",
+) -> dict:
+    """Train a phase-II fusion on its frozen branches' embeddings; write its run folder.
+
+    branch_dirs maps each variant of `fusion_branches(variant)` to its run folder (same
+    seed), whose `embedding_file(variant)` is read. Uses the clips every branch embedded
+    and the same validation locations as the branches. hparams: val_fraction,
+    mixup_alpha (mixup on the embeddings, §III-A) and `schedule` (l2 as in run_branch).
+    """
+    v = parse(variant)
+    if v.model != "fusion":
+        raise ValueError(f"{variant!r} is not a fusion variant")
+    needed = fusion_branches(variant)
+    missing = [b for b in needed if b not in branch_dirs]
+    if missing:
+        raise ValueError(f"{variant}: no run folder for branch(es) {missing}")
+    paths = [Path(branch_dirs[b]) / embedding_file(variant) for b in needed]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(manifest_path)
+    classes = class_names(manifest)
+    rows, aligned = assemble(manifest, {b: read_store([p]) for b, p in zip(needed, paths,
+                                                                           strict=True)})
+    labels = torch.tensor(rows.label_index.to_numpy(), dtype=torch.long)
+    masks = _masks(rows, hparams["val_fraction"])
+    embeddings = [torch.from_numpy(aligned[b]).float() for b in needed]
+    splits = [Split(tuple(e[masks[s]] for e in embeddings), labels[masks[s]])
+              for s in ("train", "val", "test")]
+
+    schedule = Schedule(**hparams["schedule"])
+    alpha = hparams.get("mixup_alpha", MIXUP_ALPHA)
+    torch.manual_seed(seed)
+    model = build_model(variant, len(classes))
+    run_config = {
+        "variant": variant, "seed": seed, "classes": classes, "schedule": asdict(schedule),
+        "mixup_alpha": alpha, "val_fraction": hparams["val_fraction"],
+        "inputs": [str(p) for p in paths],
+    }
+    dev = torch.device(device)
+    result = fit(model, *splits, schedule=schedule, seed=seed,
+                 checkpoint=out_dir / "checkpoint.pt", device=dev,
+                 fingerprint=_fingerprint(run_config, paths),
+                 train_step=mixup_kl_step(alpha, len(classes)))
+    model.load_state_dict(result.best_state)
+    model.eval()
+    with torch.no_grad():
+        probs = torch.softmax(model(*(e.to(dev) for e in embeddings)), 1).cpu().numpy()
+    return _write_run(out_dir, variant, seed, rows, masks, probs, result,
+                      {"n_classes": len(classes)}, run_config, classes, len(manifest))
