@@ -9,7 +9,7 @@ w = snakemake.wildcards
 with redirect_to_log(snakemake.log[0]):
     meta = load_metafile(snakemake.input.metafile)
     table = meta.tables[w.table]
-    paper_clips = meta.datasets.get(table.dataset, {}).get("clips")
+    paper_clips = {name: spec.get("clips") for name, spec in meta.datasets.items()}
     frame = build_table(table, load_metrics(snakemake.input.metrics), paper_clips)
     frame.to_csv(snakemake.output[0], index=False)
     print(frame.to_string(index=False))

@@ -4,7 +4,8 @@ the numbers it reports, and the experiment (`run`, a variant name) that reproduc
 A table has one value column (`reported`/`run` on the row) or several (`columns:` and one
 `{reported, run}` mapping per column on each row, as MAiVAR's Table 3: audio, fusion).
 Its runs use one `dataset:`, or, with `datasets: {column: dataset}`, one dataset per
-column (MAFnet's Table 1: AVE, UCF51, Kinetics-Sounds side by side).
+column (MAFnet's Table 1: AVE, UCF51, Kinetics-Sounds side by side). A column may name a
+list of datasets, whose runs it averages: UCF51's three splits, as MAFnet reports them.
 A row reads its runs' `accuracy` unless it names another `metric:`; `per_class.{label}`
 reads one class's accuracy (two-phase Table I: a row per scene, a column per fusion).
 """
@@ -43,14 +44,14 @@ class Row:
 class Table:
     key: str
     caption: str
-    datasets: dict[str, str]  # column -> dataset of its runs
+    datasets: dict[str, tuple[str, ...]]  # column -> the datasets its runs average over
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
 
     @property
     def dataset(self) -> str:
         """The dataset of a table whose columns share one."""
-        names = set(self.datasets.values())
+        names = {name for names in self.datasets.values() for name in names}
         if len(names) != 1:
             raise ValueError(f"{self.key} has one dataset per column {self.datasets}: use runs()")
         return names.pop()
@@ -61,8 +62,9 @@ class Table:
 
     def runs(self) -> list[tuple[str, str]]:
         """(dataset, variant) of every run the table reads, once each, in row order."""
-        seen = {(self.datasets[column], cell.run): None
-                for r in self.rows for column, cell in r.cells.items() if cell.run}
+        seen = {(dataset, cell.run): None
+                for r in self.rows for column, cell in r.cells.items() if cell.run
+                for dataset in self.datasets[column]}
         return list(seen)
 
 
@@ -104,10 +106,17 @@ def _table(key: str, spec: dict) -> Table:
                              f"nor '{PER_CLASS}LABEL'")
         rows.append(Row(method=row["method"], year=row.get("year"), cells=cells, metric=metric))
     if "datasets" in spec:
-        datasets = {c: spec["datasets"][c] for c in columns}
+        missing = [c for c in columns if c not in spec["datasets"]]
+        if missing:
+            raise ValueError(f"{key}: columns {missing} have no entry under datasets")
+        datasets = {c: _names(spec["datasets"][c]) for c in columns}
     else:
-        datasets = dict.fromkeys(columns, spec["dataset"])
+        datasets = dict.fromkeys(columns, _names(spec["dataset"]))
     return Table(key, spec["caption"], datasets, columns, tuple(rows))
+
+
+def _names(datasets: str | list[str]) -> tuple[str, ...]:
+    return (datasets,) if isinstance(datasets, str) else tuple(datasets)
 
 
 def _cell(spec: dict) -> Cell:

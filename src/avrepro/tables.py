@@ -1,8 +1,9 @@
 """Build a paper's table: its reported numbers beside ours, from metrics files only.
 
 Reported values come from the metafile; reproduced values are the mean and sample standard
-deviation of the runs' test accuracy over seeds, with n and the run folders they come from.
-A reported number never flows into a reproduced cell.
+deviation of the runs' metric (test accuracy, or one class's accuracy) over seeds, and
+over datasets where a column averages several (UCF101's splits), with n and the run
+folders they come from. A reported number never flows into a reproduced cell.
 """
 
 import json
@@ -12,52 +13,77 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from avrepro.papers import SINGLE, Table
+from avrepro.papers import SINGLE, Table, metric_value
+
+Runs = dict[tuple[str, str], list[dict]]  # (dataset, variant) -> one record per seed
 
 
-def load_metrics(paths: Iterable[Path]) -> dict[str, list[dict]]:
-    """Metrics files grouped by variant; each record remembers its run folder."""
-    by_variant: dict[str, list[dict]] = {}
-    for path in paths:
-        metrics = json.loads(Path(path).read_text())
-        metrics["run_dir"] = str(Path(path).parent)
-        by_variant.setdefault(metrics["variant"], []).append(metrics)
-    return by_variant
+def load_metrics(paths: Iterable[Path]) -> Runs:
+    """Metrics files grouped by (dataset, variant), read off their run folders
+    (results/{paper}/{dataset}/{variant}/seed{seed}/metrics.json); each record remembers
+    its folder."""
+    runs: Runs = {}
+    for path in map(Path, paths):
+        metrics = json.loads(path.read_text())
+        metrics["run_dir"] = str(path.parent)
+        dataset, variant = path.parent.parent.parent.name, path.parent.parent.name
+        if metrics["variant"] != variant:
+            raise ValueError(f"{path}: holds variant {metrics['variant']!r}, not {variant!r}")
+        runs.setdefault((dataset, variant), []).append(metrics)
+    return runs
 
 
-def summarise(records: list[dict]) -> dict:
-    acc = np.array([r["accuracy"] for r in records], dtype=float)
+def summarise(records: list[dict], metric: str) -> dict:
+    values = [metric_value(r, metric) for r in records]
+    values = np.array([v for v in values if v is not None], dtype=float)
     return {
-        "reproduced": round(float(acc.mean()), 2),
-        "std": round(float(acc.std(ddof=1)), 2) if len(acc) > 1 else float("nan"),
-        "n": len(acc),
+        "reproduced": round(float(values.mean()), 2) if len(values) else None,
+        "std": round(float(values.std(ddof=1)), 2) if len(values) > 1 else float("nan"),
+        "n": len(values),
         "runs": ";".join(sorted(r["run_dir"] for r in records)),
-        "clips_train": records[0]["clips"]["train"] + records[0]["clips"]["val"],
-        "clips_test": records[0]["clips"]["test"],
     }
 
 
-def build_table(table: Table, metrics: dict[str, list[dict]], paper_clips: int | None):
+def clips_used(records: list[dict]) -> tuple[int, int]:
+    """(train + validation, test) clips of the runs of one cell, per run (the mean over
+    datasets when a cell averages several)."""
+    train = [r["clips"]["train"] + r["clips"].get("val", 0) for r in records]
+    test = [r["clips"]["test"] for r in records]
+    return round(float(np.mean(train))), round(float(np.mean(test)))
+
+
+def build_table(table: Table, metrics: Runs, paper_clips: dict[str, int | None]) -> pd.DataFrame:
+    """One row per metafile row: reported, reproduced, std, n and runs per column, and the
+    clips the runs used beside the paper's count (per column where columns differ in
+    dataset). paper_clips: dataset -> the clips the paper states."""
+    per_column_clips = len(set(table.datasets.values())) > 1
     rows = []
     for row in table.rows:
         out = {"method": row.method, "year": row.year,
                "status": "cited" if row.cited else "reproduced"}
         for column, cell in row.cells.items():
             prefix = "" if column == SINGLE else f"{column}_"
+            clips_prefix = prefix if per_column_clips else ""
             out[f"{prefix}reported"] = cell.reported
             summary = {"reproduced": None, "std": None, "n": 0, "runs": None}
             if cell.run is not None:
-                if cell.run not in metrics:
-                    raise KeyError(f"{table.key}: no metrics for run {cell.run!r}")
-                summary = summarise(metrics[cell.run])
-                out["clips_train"], out["clips_test"] = (
-                    summary.pop("clips_train"), summary.pop("clips_test"))
+                records = []
+                for dataset in table.datasets[column]:
+                    if (dataset, cell.run) not in metrics:
+                        raise KeyError(f"{table.key}: no metrics for run {cell.run!r} on {dataset}")
+                    records += metrics[dataset, cell.run]
+                summary = summarise(records, row.metric)
+                train, test = clips_used(records)
+                out[f"{clips_prefix}clips_train"], out[f"{clips_prefix}clips_test"] = train, test
             for key, value in summary.items():
                 out[f"{prefix}{key}"] = value
-        out["clips_paper"] = paper_clips
+            if per_column_clips:
+                out[f"{prefix}clips_paper"] = paper_clips.get(table.datasets[column][0])
+        if not per_column_clips:
+            out["clips_paper"] = paper_clips.get(table.datasets[table.columns[0]][0])
         rows.append(out)
     frame = pd.DataFrame(rows)
-    for column in ("clips_train", "clips_test"):
-        if column in frame:
+    for column in frame.columns:
+        if column.endswith(("clips_train", "clips_test")):
             frame[column] = frame[column].astype("Int64")
     return frame

@@ -13,14 +13,15 @@ REPO = Path(__file__).resolve().parents[2]
 MAIVAR = load_metafile(REPO / "workflow" / "papers" / "maivar.yaml")
 
 
-def write_metrics(tmp_path: Path, variant: str, accuracies: list[float]) -> list[Path]:
+def write_metrics(tmp_path: Path, variant: str, accuracies: list[float],
+                  dataset: str = "ucf51", per_class: dict | None = None) -> list[Path]:
     paths = []
     for seed, acc in enumerate(accuracies):
-        run = tmp_path / variant / f"seed{seed}"
+        run = tmp_path / "maivar" / dataset / variant / f"seed{seed}"
         run.mkdir(parents=True)
         (run / "metrics.json").write_text(json.dumps({
             "variant": variant, "seed": seed, "accuracy": acc,
-            "clips": {"train": 90, "val": 10, "test": 40},
+            "clips": {"train": 90, "val": 10, "test": 40}, "per_class": per_class or {},
         }))
         paths.append(run / "metrics.json")
     return paths
@@ -28,9 +29,10 @@ def write_metrics(tmp_path: Path, variant: str, accuracies: list[float]) -> list
 
 @pytest.fixture
 def metrics(tmp_path):
+    runs = {run: None for table in MAIVAR.tables.values() for run in table.runs()}
     paths = []
-    for i, variant in enumerate(MAIVAR.tables["table3"].variants() + ["vmlp"]):
-        paths += write_metrics(tmp_path, variant, [10.0 + i, 12.0 + i, 14.0 + i])
+    for i, (dataset, variant) in enumerate(runs):
+        paths += write_metrics(tmp_path, variant, [10.0 + i, 12.0 + i, 14.0 + i], dataset)
     return load_metrics(paths)
 
 
@@ -42,9 +44,9 @@ def test_metafile_holds_every_row_of_the_papers_tables():
 
 
 def test_reproduced_is_mean_and_std_over_seeds_with_runs(metrics):
-    frame = build_table(MAIVAR.tables["table1"], metrics, paper_clips=6836).set_index("method")
+    frame = build_table(MAIVAR.tables["table1"], metrics, {"ucf51": 6836}).set_index("method")
     ch = frame.loc["MAiVAR-CH"]
-    runs = metrics["dhf_rep-ch_bb-irv2"]
+    runs = metrics["ucf51", "dhf_rep-ch_bb-irv2"]
     accs = [r["accuracy"] for r in runs]
     assert ch.reproduced == pytest.approx(sum(accs) / 3, abs=0.005)
     assert ch["std"] == pytest.approx(pd.Series(accs).std(), abs=0.005)
@@ -55,7 +57,7 @@ def test_reproduced_is_mean_and_std_over_seeds_with_runs(metrics):
 
 
 def test_cited_rows_have_no_reproduced_value(metrics):
-    frame = build_table(MAIVAR.tables["table1"], metrics, None).set_index("method")
+    frame = build_table(MAIVAR.tables["table1"], metrics, {}).set_index("method")
     mafnet = frame.loc["MAFnet (Brousmiche et al.)"]
     assert mafnet.status == "cited" and pd.isna(mafnet.reproduced) and mafnet.n == 0
     assert mafnet.reported == 86.72
@@ -63,20 +65,77 @@ def test_cited_rows_have_no_reproduced_value(metrics):
 
 def test_reported_numbers_never_reach_reproduced_cells(metrics):
     for key, table in MAIVAR.tables.items():
-        frame = build_table(table, metrics, None)
+        frame = build_table(table, metrics, {})
         reported = {c.reported for r in table.rows for c in r.cells.values()} - {None}
         reproduced = frame.filter(like="reproduced").stack().dropna()
         assert not set(reproduced) & reported, key
 
 
 def test_multi_column_table_has_a_pair_per_column(metrics):
-    frame = build_table(MAIVAR.tables["table3"], metrics, None).set_index("method")
+    frame = build_table(MAIVAR.tables["table3"], metrics, {}).set_index("method")
     assert {"audio_reported", "audio_reproduced", "fusion_reported", "fusion_reproduced"} <= set(
         frame.columns)
     assert frame.loc["Chromagram", "fusion_reported"] == 87.91
 
 
 def test_missing_run_is_an_error(metrics):
-    del metrics["vmlp"]
-    with pytest.raises(KeyError, match="vmlp"):
-        build_table(MAIVAR.tables["table1"], metrics, None)
+    del metrics["ucf51", "vmlp"]
+    with pytest.raises(KeyError, match="vmlp.*ucf51"):
+        build_table(MAIVAR.tables["table1"], metrics, {})
+
+
+def test_a_column_over_several_datasets_averages_all_their_runs(tmp_path):
+    # MAFnet's Table 1 reports UCF51 as the mean over UCF101's three splits.
+    metafile = tmp_path / "toy.yaml"
+    metafile.write_text("""
+paper: toy
+title: toy
+datasets: {ucf51: {clips: 6836}, ave: {clips: 4143}}
+tables:
+  table1:
+    caption: toy
+    columns: [ave, ucf51]
+    datasets: {ave: ave, ucf51: [ucf51, ucf51_split2]}
+    rows:
+      - {method: ours, ave: {reported: 90.0, run: net}, ucf51: {reported: 80.0, run: net}}
+""")
+    table = load_metafile(metafile).tables["table1"]
+    assert table.runs() == [("ave", "net"), ("ucf51", "net"), ("ucf51_split2", "net")]
+    paths = (write_metrics(tmp_path, "net", [50.0, 60.0], "ave")
+             + write_metrics(tmp_path, "net", [70.0, 72.0], "ucf51")
+             + write_metrics(tmp_path, "net", [74.0, 76.0], "ucf51_split2"))
+    row = build_table(table, load_metrics(paths), {"ucf51": 6836, "ave": 4143}).iloc[0]
+    assert row.ave_reproduced == 55.0 and row.ave_n == 2
+    assert row.ucf51_reproduced == 73.0 and row.ucf51_n == 4
+    assert row.ucf51_clips_paper == 6836 and row.ave_clips_paper == 4143
+    assert row.ucf51_reported == 80.0
+
+
+def test_a_row_can_read_one_class_accuracy(tmp_path):
+    metafile = tmp_path / "toy.yaml"
+    metafile.write_text("""
+paper: toy
+title: toy
+tables:
+  table1:
+    caption: toy
+    dataset: dcase2021
+    rows:
+      - {method: airport, metric: per_class.airport, reported: 70.0, run: net}
+      - {method: overall, reported: 90.0, run: net}
+""")
+    table = load_metafile(metafile).tables["table1"]
+    paths = write_metrics(tmp_path, "net", [80.0, 84.0], "dcase2021",
+                          per_class={"airport": 60.0, "bus": 100.0})
+    frame = build_table(table, load_metrics(paths), {}).set_index("method")
+    assert frame.loc["airport", "reproduced"] == 60.0
+    assert frame.loc["overall", "reproduced"] == 82.0
+
+
+def test_a_metrics_file_in_another_variants_folder_is_refused(tmp_path):
+    [path] = write_metrics(tmp_path, "vmlp", [50.0])
+    moved = tmp_path / "maivar" / "ucf51" / "dhf" / "seed0" / "metrics.json"
+    moved.parent.mkdir(parents=True)
+    path.rename(moved)
+    with pytest.raises(ValueError, match="holds variant 'vmlp', not 'dhf'"):
+        load_metrics([moved])

@@ -103,8 +103,8 @@ def maivar_hparams(variant):
 def table_metrics(w):
     table = load_metafile(metafile(w.paper)).tables[w.table]
     return [
-        f"{run_dir(w.paper, table.dataset, variant, seed)}/metrics.json"
-        for variant in table.variants()
+        f"{run_dir(w.paper, dataset, variant, seed)}/metrics.json"
+        for dataset, variant in table.runs()
         for seed in config["seeds"]
     ]
 
