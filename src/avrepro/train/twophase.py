@@ -29,8 +29,8 @@ from avrepro.models.twophase import (
     load_visual_weights,
     visual_branch,
 )
+from avrepro.train.clips import assemble, decodable
 from avrepro.train.loop import Schedule, Split, TrainStep, fit
-from avrepro.train.maivar import assemble, decodable
 from avrepro.variants.twophase import (
     BACKBONES,
     EMBEDDING_FILES,
