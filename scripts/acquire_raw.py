@@ -9,10 +9,26 @@ from avrepro.jobs import redirect_to_log
 raw, cfg = snakemake.wildcards.raw, snakemake.params.cfg
 root = Path(snakemake.output[0]).parent
 
+SYNTHESIZERS = {
+    "ucf101": synthetic.write_ucf101,
+    "kinetics400": synthetic.write_kinetics,
+    "ave": synthetic.write_ave,
+    "dcase2021": synthetic.write_dcase,
+}
+DOWNLOADERS = {
+    "ucf101": acquire.acquire_ucf101,
+    "ave": acquire.acquire_ave,
+    "dcase2021": acquire.acquire_dcase,
+    "moments_mini": acquire.acquire_mit,
+}
+
 with redirect_to_log(snakemake.log[0]):
     if cfg["acquire"] == "synthetic":
-        write = {"ucf101": synthetic.write_ucf101, "kinetics400": synthetic.write_kinetics}[raw]
-        write(root, cfg["synthetic"], workers=snakemake.threads)
+        if raw not in SYNTHESIZERS:
+            raise ValueError(
+                f"raw.{raw}.acquire: no synthetic stand-in; use one of {sorted(SYNTHESIZERS)}"
+            )
+        SYNTHESIZERS[raw](root, cfg["synthetic"], workers=snakemake.threads)
     elif raw == "kinetics400":
         annotations = acquire.acquire_kinetics_annotations(cfg, root)
         for split in snakemake.params.splits:
@@ -20,7 +36,5 @@ with redirect_to_log(snakemake.log[0]):
                 annotations, root, snakemake.params.classes, split, cfg["download_workers"]
             )
     else:
-        download = {"ucf101": acquire.acquire_ucf101, "ave": acquire.acquire_ave,
-                    "dcase2021": acquire.acquire_dcase, "moments_mini": acquire.acquire_mit}[raw]
-        download(cfg, root)
+        DOWNLOADERS[raw](cfg, root)
     Path(snakemake.output[0]).touch()

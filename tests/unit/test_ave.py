@@ -1,6 +1,6 @@
 import pytest
 
-from avrepro.data.ave import HEADER, clip_id, read_annotations, read_ave
+from avrepro.data.ave import CATEGORIES, HEADER, clip_id, read_annotations, read_ave
 from avrepro.data.manifest import READER_COLUMNS, LayoutError
 
 TRAIN = [
@@ -59,6 +59,7 @@ def test_the_real_annotations(fixtures_dir):
     slugs = {identifier.split("__")[0] for identifier in ids}
     assert len(slugs) == 28
     assert (rows["start"] <= rows["end"]).all() and rows["end"].max() == 10
+    assert sorted(rows["category"].unique()) == list(CATEGORIES)  # spelled as listed
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,6 @@ def test_bad_annotations_name_the_file(tmp_path, text, message) -> None:
 
 def test_split_names_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="split names must be among"):
-        read_kinetics(tmp_path, {"val": "val"})
+        read_kinetics(tmp_path, {"holdout": "val"})
     with pytest.raises(ValueError, match="Kinetics split must be one of"):
         read_kinetics(tmp_path, {"test": "validate"})

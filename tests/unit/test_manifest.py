@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from avrepro.data import manifest
 from avrepro.data.manifest import (
@@ -56,7 +58,7 @@ def test_columns_are_written_in_schema_order(tmp_path: Path) -> None:
     ("column", "value", "message"),
     [
         ("status", "broken", r"column status: 'broken' is not one of"),
-        ("split", "val", r"column split: 'val' is not one of"),
+        ("split", "validation", r"column split: 'validation' is not one of"),
         ("label_index", -1, r"column label_index: -1 is less than the minimum"),
         ("reason", "something", r"column reason: '' was expected"),
     ],
@@ -133,6 +135,17 @@ def test_coverage_counts_usable_and_audio_per_split() -> None:
     ]
 
 
+def test_val_is_a_split_and_coverage_orders_train_val_test(tmp_path: Path) -> None:
+    # AVE's validation set (MAFnet early-stops on it); listed last here on purpose.
+    df = example()
+    df.loc[[2, 4], "split"] = "val"
+    write_manifest(df, tmp_path / "m.csv")
+    assert read_manifest(tmp_path / "m.csv")["split"].tolist()[4] == "val"
+    table = coverage(df.iloc[::-1])
+    assert table["split"].tolist() == ["train", "val", "test"]
+    assert table["listed"].tolist() == [2, 2, 1]
+
+
 def reader_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -188,3 +201,193 @@ def test_build_probes_real_files(fixtures_dir: Path, tmp_path: Path) -> None:
     assert built["duration"][0] == pytest.approx(6.56, abs=0.05)
     assert built["has_audio"].tolist() == [True, False, False]
     write_manifest(built, tmp_path / "m.csv")
+
+
+# --- the optional audio_path column (DCASE: the sound is a WAV of its own) ---
+
+
+def with_audio_path() -> pd.DataFrame:
+    return example().assign(audio_path=["a/a1.wav", "", "a/b1.wav", "a/b2.wav", ""])
+
+
+def test_audio_path_is_optional_and_round_trips(tmp_path: Path) -> None:
+    write_manifest(with_audio_path(), tmp_path / "m.csv")
+    header = (tmp_path / "m.csv").read_text().splitlines()[0]
+    assert header == ",".join([*COLUMNS, "audio_path"])
+    back = read_manifest(tmp_path / "m.csv")
+    pd.testing.assert_frame_equal(back, with_audio_path(), check_dtype=False)
+    assert back["audio_path"].tolist()[1] == ""  # empty stays text
+    # Without the column a manifest has none (the round-trip test above).
+    write_manifest(example(), tmp_path / "plain.csv")
+    assert "audio_path" not in read_manifest(tmp_path / "plain.csv").columns
+
+
+def test_audio_file_is_the_separate_audio_when_set() -> None:
+    rows = list(with_audio_path().itertuples(index=False))
+    assert [manifest.audio_file(row) for row in rows[:2]] == ["a/a1.wav", "v/a2.avi"]
+    assert manifest.audio_file(example().iloc[0]) == "v/a1.avi"  # no column: the video
+
+
+def test_a_bad_audio_path_is_named(tmp_path: Path) -> None:
+    df = with_audio_path().astype({"audio_path": object})
+    df.loc[3, "audio_path"] = 7
+    with pytest.raises(ManifestError, match=r"row 3 \(clip_id 'b2'\): column audio_path: 7 is"):
+        write_manifest(df, tmp_path / "m.csv")
+
+
+def test_an_unknown_column_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"unexpected columns \['audio'\]"):
+        write_manifest(example().assign(audio="x"), tmp_path / "m.csv")
+
+
+def test_build_carries_audio_path_and_probes_it_for_sound(monkeypatch) -> None:
+    def fake_probe(path: str) -> Probe:
+        if path == "gone.wav":
+            raise FileNotFoundError(path)
+        has_audio = path != "silent.wav"
+        return Probe(
+            duration=2.0, fps=None, width=None, height=None, has_video=False, has_audio=has_audio
+        )
+
+    def silent_video(path: str) -> tuple[str, Probe, str]:
+        # DCASE's videos carry no audio track: has_audio must come from the WAV.
+        probe = Probe(duration=2.0, fps=25.0, width=32, height=24, has_video=True, has_audio=False)
+        return "ok", probe, ""
+
+    monkeypatch.setattr(manifest, "clip_status", silent_video)
+    monkeypatch.setattr(manifest, "probe", fake_probe)
+    rows = reader_rows().assign(audio_path=["x1.wav", "silent.wav", "z1.wav", "gone.wav"])
+    built = build_manifest(rows, classes=["X", "Y"], probe_workers=2)
+    assert built.columns.tolist() == [*COLUMNS, "audio_path"]
+    assert built["audio_path"].tolist() == ["x1.wav", "silent.wav", "gone.wav"]
+    assert built["has_audio"].tolist() == [True, False, False]  # a missing WAV: no sound
+    assert set(built["status"]) == {"ok"}  # ... but the clip stays usable (its video is)
+    manifest.validate_manifest(built, "built")
+
+
+# --- the column-wise checks enforce the schema file, as jsonschema would ---
+
+
+def jsonschema_violations(df: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(row, column, message) per error, by jsonschema row by row: the reference."""
+    schema = yaml.safe_load(manifest.SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    records = df.astype(object).where(df.notna(), None).to_dict("records")
+    return sorted(
+        (row, "/".join(map(str, error.path)), error.message)
+        for row, record in enumerate(records)
+        for error in validator.iter_errors(record)
+    )
+
+
+def column_violations(df: pd.DataFrame) -> list[tuple[int, str, str]]:
+    found = manifest.violations(df)
+    return sorted(zip(found["row"], found["column"], found["message"], strict=True))
+
+
+GOOD = {
+    "clip_id": "c",
+    "path": "v.mp4",
+    "label": "A",
+    "label_index": 0,
+    "split": "train",
+    "duration": 2.0,
+    "has_audio": True,
+    "status": "ok",
+    "reason": "",
+    "audio_path": "",
+}
+# One row per kind of violation (and a few good rows that look odd but are valid).
+CASES = [
+    {},  # good
+    {"label_index": 3.0},  # an integral float is an integer in JSON Schema: good
+    {"status": "missing", "duration": None, "reason": "gone", "has_audio": False},  # good
+    {"split": "val"},  # good
+    {"audio_path": "a.wav"},  # good
+    {"clip_id": ""},
+    {"clip_id": None},
+    {"clip_id": 5},
+    {"path": ""},
+    {"label": float("nan")},
+    {"label_index": -1},
+    {"label_index": 1.5},
+    {"label_index": "one"},
+    {"label_index": True},
+    {"split": "validation"},
+    {"split": None},
+    {"duration": -0.5},
+    {"duration": "long"},
+    {"duration": False},
+    {"duration": None},  # usable clips need a duration
+    {"has_audio": 1},
+    {"has_audio": "no"},
+    {"has_audio": None},
+    {"status": "broken"},
+    {"status": 3},
+    {"reason": "why"},  # ok clips have none
+    {"status": "corrupt", "reason": ""},  # unusable clips say why
+    {"status": "corrupt", "reason": None},
+    {"reason": 0},
+    {"audio_path": 2},
+    {"audio_path": None},
+    {"status": None, "reason": ""},  # not ok, so it needs a reason
+]
+
+
+def case_frame() -> pd.DataFrame:
+    rows = [{**GOOD, **change} for change in CASES]
+    return pd.DataFrame(rows, dtype=object).assign(clip_id=[r["clip_id"] for r in rows])
+
+
+def test_column_checks_flag_what_jsonschema_flags() -> None:
+    df = case_frame()
+    expected = jsonschema_violations(df)
+    assert column_violations(df) == expected
+    flagged = {row for row, _, _ in expected}
+    assert flagged == set(range(5, len(CASES)))  # every bad row, no good one
+    # Typed columns, as build_manifest makes them, are checked the same way.
+    typed = pd.DataFrame([{**GOOD, **change} for change in CASES[:5]]).astype(
+        {"label_index": float, "duration": float}
+    )
+    typed.loc[1, "duration"] = -1.0
+    typed.loc[2, "label_index"] = 0.5
+    assert column_violations(typed) == jsonschema_violations(typed)
+    assert len(column_violations(typed)) == 2
+
+
+def test_text_columns_of_pandas_string_dtype_are_checked() -> None:
+    df = case_frame().iloc[:5].astype({"split": "string", "reason": "string"})
+    df.loc[3, "split"] = "holdout"
+    df.loc[4, "reason"] = pd.NA
+    found = column_violations(df)
+    assert found == jsonschema_violations(df)
+    assert found == [
+        (3, "split", "'holdout' is not one of ['train', 'val', 'test']"),
+        (4, "reason", "'' was expected"),
+        (4, "reason", "None is not of type 'string'"),
+    ]
+
+
+def test_the_error_counts_the_other_bad_rows(tmp_path: Path) -> None:
+    df = example()
+    df["label_index"] = [0, -1, -1, 1, -1]
+    with pytest.raises(ManifestError, match=r"row 1 \(clip_id 'a2'\): .* \(and 2 more rows\)"):
+        write_manifest(df, tmp_path / "m.csv")
+
+
+def test_a_schema_rule_the_checks_do_not_implement_is_refused() -> None:
+    schema = yaml.safe_load(manifest.SCHEMA_PATH.read_text())
+    manifest._checked_schema(schema)  # the real one passes
+    schema["properties"]["clip_id"]["pattern"] = "^[a-z]+$"
+    with pytest.raises(ValueError, match=r"property 'clip_id' uses \['pattern'\]"):
+        manifest._checked_schema(schema)
+    schema = yaml.safe_load(manifest.SCHEMA_PATH.read_text())
+    schema["anyOf"] = []
+    with pytest.raises(ValueError, match=r"top level uses \['anyOf'\]"):
+        manifest._checked_schema(schema)
+
+
+def test_schema_columns_are_the_module_columns() -> None:
+    schema = manifest.manifest_schema()
+    assert schema["required"] == COLUMNS
+    assert [c for c in schema["properties"] if c not in COLUMNS] == manifest.OPTIONAL_COLUMNS

@@ -98,3 +98,28 @@ def test_load_wav_names_a_bad_file(tmp_path: Path) -> None:
     garbage.write_bytes(b"RIFF but not really")
     with pytest.raises(MediaError, match="garbage.wav"):
         load_wav(garbage)
+
+
+def test_extracts_a_separate_stereo_wav_keeping_its_channels(tmp_path: Path) -> None:
+    # DCASE's sound is a 48 kHz 24-bit binaural WAV beside the video; two-phase reads it
+    # as 2 channels at 32 kHz, MAiVAR as one.
+    t = np.arange(48000) / 48000
+    left, right = np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 1000 * t)
+    source = tmp_path / "scene.wav"
+    soundfile.write(source, 0.5 * np.stack([left, right], axis=1), 48000, subtype="PCM_24")
+
+    assert extract_audio(source, tmp_path / "stereo.wav", sample_rate=32000, channels=2)
+    samples, rate = load_wav(tmp_path / "stereo.wav")
+    assert rate == 32000 and samples.shape == (2, 32000)
+    assert dominant_frequency(samples[0], rate) == pytest.approx(440, abs=2)
+    assert dominant_frequency(samples[1], rate) == pytest.approx(1000, abs=2)
+
+    assert extract_audio(source, tmp_path / "mono.wav", sample_rate=16000)
+    mono, _ = load_wav(tmp_path / "mono.wav")
+    assert mono.shape == (1, 16000)
+
+
+def test_channels_must_be_positive(clips: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="channels must be at least 1"):
+        extract_audio(clips["av"], tmp_path / "none.wav", sample_rate=16000, channels=0)
+    assert list(tmp_path.iterdir()) == []

@@ -7,14 +7,19 @@ import librosa
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 
-from avrepro.data import synthetic
+from avrepro.data import ave, dcase, faults, synthetic
+from avrepro.data.ave import read_annotations, read_ave
+from avrepro.data.dcase import read_dcase
 from avrepro.data.kinetics import read_kinetics
-from avrepro.data.manifest import build_manifest
+from avrepro.data.manifest import build_manifest, read_manifest, write_manifest
 from avrepro.data.synthetic import SyntheticSpecError
-from avrepro.data.ucf101 import read_ucf101
+from avrepro.data.ucf101 import read_ucf101, read_ucf101_splits
+from avrepro.media.audio import load_wav
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import probe
+from avrepro.media.shards import extract_audio_shard
 
 RATE = 44100
 SPEC = {
@@ -172,6 +177,15 @@ def test_ucf101_layout_is_read_by_the_reader(ucf) -> None:
     assert sizes["train"].eq(2).all() and sizes["test"].eq(1).all() and len(sizes) == 10
 
 
+def test_ucf101_split_table_covers_splits_1_to_3(ucf) -> None:
+    root, clips = ucf
+    table = read_ucf101_splits(root, [1, 2, 3]).set_index("clip_id")
+    assert sorted(table.index) == sorted(clips["clip_id"])
+    assert (table["split_1"] == clips.set_index("clip_id")["split"].reindex(table.index)).all()
+    for column in ("split_2", "split_3"):  # every class has train and test clips
+        assert table.groupby(table.index.str.split("_").str[1])[column].nunique().eq(2).all()
+
+
 def test_ucf101_manifest_keeps_paired_classes_and_sees_missing_audio(ucf) -> None:
     root, clips = ucf
     manifest = build_manifest(read_ucf101(root, 1), PAIRED, probe_workers=2)
@@ -264,3 +278,172 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="could not encode"):
         synthetic.write_kinetics(tmp_path / "kinetics400", SPEC, workers=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dataset_refuses_counts_for_splits_it_lacks() -> None:
+    with_val = {**SPEC, "clips_per_class": {"train": 2, "val": 1, "test": 1}}
+    with pytest.raises(SyntheticSpecError, match=r"splits are \['train', 'test'\], got"):
+        synthetic.plan_clips(with_val)
+    plan = synthetic.plan_clips(with_val, synthetic.AVE_SPLITS)
+    assert plan["split"].value_counts().to_dict() == {"train": 10, "val": 5, "test": 5}
+    with pytest.raises(SyntheticSpecError, match=r"clips_per_class"):
+        synthetic.plan_clips(SPEC, synthetic.AVE_SPLITS)  # no val count
+
+
+# --- AVE ---
+
+AVE_SPEC = {
+    **SPEC,
+    "pairs": [
+        {"classes": ["Church bell", "Clock"], "share": "picture"},
+        {"classes": ["Banjo", "Baby cry, infant cry"], "share": "sound"},
+    ],
+    "extra_classes": [],
+    "clips_per_class": {"train": 1, "val": 1, "test": 1},
+    "duration": 2.0,
+    "no_audio_fraction": 0.1,  # 1 of the 12 clips
+}
+
+
+@pytest.fixture(scope="module")
+def ave_written(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("synthetic") / "ave"
+    return root, synthetic.write_ave(root, AVE_SPEC, workers=2)
+
+
+def test_ave_layout_is_read_by_the_reader(ave_written) -> None:
+    root, clips = ave_written
+    listed = read_ave(root)
+    merged = listed.merge(clips, on=["clip_id", "path", "label", "split"], how="outer")
+    assert len(merged) == len(listed) == len(clips) == 12
+    assert listed["split"].value_counts().to_dict() == {"train": 4, "val": 4, "test": 4}
+    assert all(Path(path).is_file() for path in listed["path"])
+    video_ids = [Path(path).stem for path in listed["path"]]
+    assert pd.Series(video_ids).str.fullmatch(r"[A-Za-z0-9_-]{11}").all()
+    assert len(set(video_ids)) == 12
+    for name in ("Annotations.txt", "trainSet.txt", "valSet.txt", "testSet.txt"):
+        assert (root / name).read_text().splitlines()[0] == ave.HEADER
+    assert (root / synthetic.MARKER).is_file()
+
+
+def test_ave_annotations_hold_every_event_in_the_clip(ave_written) -> None:
+    root, clips = ave_written
+    rows = read_annotations(root / "Annotations.txt")
+    assert len(rows) == 12 and set(rows["quality"]) == {"good"}
+    # Grouped by category, as the real file is.
+    order = synthetic.paired_classes(AVE_SPEC)
+    assert rows["category"].tolist() == sorted(rows["category"], key=order.index)
+    assert ((0 <= rows["start"]) & (rows["start"] < rows["end"]) & (rows["end"] <= 2)).all()
+    ids = [ave.clip_id(c, v) for c, v in zip(rows["category"], rows["video_id"], strict=True)]
+    assert sorted(ids) == sorted(clips["clip_id"])
+
+
+def test_ave_clips_are_h264_aac_with_some_silent(ave_written) -> None:
+    root, clips = ave_written
+    for clip in clips.itertuples():
+        assert probe(clip.path).has_audio == clip.has_audio
+    assert (~clips["has_audio"]).sum() == 1
+    voiced = clips[clips["has_audio"]].iloc[0]
+    summary = stream_summary(Path(voiced.path))
+    assert "Video: h264" in summary and "Audio: aac" in summary
+    assert chroma_peak(decode_audio(Path(voiced.path))) == synthetic.pitch_class(voiced.sound_id)
+
+
+@pytest.mark.parametrize(
+    ("writer", "change", "message"),
+    [
+        (synthetic.write_ave, {"extra_classes": ["Dog"]}, r"\['Dog'\] are not AVE classes"),
+        (synthetic.write_ave, {"clips_per_class": {"train": 1, "test": 1}}, r"clips_per_class"),
+        (synthetic.write_dcase, {"extra_classes": ["beach"]}, r"\['beach'\] are not DCASE"),
+        (synthetic.write_dcase, {"faults": {"bad_audio": 1}}, r"no audio track to damage"),
+    ],
+)
+def test_writers_refuse_what_the_real_dataset_lacks(tmp_path, writer, change, message) -> None:
+    base = AVE_SPEC if writer is synthetic.write_ave else DCASE_SPEC
+    with pytest.raises(SyntheticSpecError, match=message):
+        writer(tmp_path / "dataset", {**base, **change}, workers=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ave_faults_name_ave_clip_ids(tmp_path: Path) -> None:
+    tiny = {**AVE_SPEC, "pairs": AVE_SPEC["pairs"][:1], "no_audio_fraction": 0}
+    tiny["faults"] = {"missing": 1}
+    clips = synthetic.write_ave(tmp_path / "ave", tiny, workers=2)
+    recorded = pd.read_csv(tmp_path / "ave" / faults.FAULTS_FILE)
+    assert recorded["fault"].tolist() == ["missing"]
+    gone = clips.set_index("clip_id").loc[recorded["clip_id"][0], "path"]
+    assert not Path(gone).exists()
+    assert recorded["path"][0] == Path(gone).relative_to(tmp_path / "ave").as_posix()
+
+
+# --- DCASE 2021 Task 1B ---
+
+DCASE_SPEC = {
+    **SPEC,
+    "pairs": [
+        {"classes": ["park", "street_traffic"], "share": "picture"},
+        {"classes": ["metro", "tram"], "share": "sound"},
+    ],
+    "extra_classes": [],
+    "clips_per_class": {"train": 3, "test": 2},
+    "audio_rate": 48000,
+    "no_audio_fraction": 0.1,  # 2 of the 20 clips have no WAV
+}
+
+
+@pytest.fixture(scope="module")
+def dcase_written(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("synthetic") / "dcase2021"
+    return root, synthetic.write_dcase(root, DCASE_SPEC, workers=2)
+
+
+def test_dcase_layout_is_read_by_the_reader(dcase_written) -> None:
+    root, clips = dcase_written
+    listed = read_dcase(root)
+    merged = listed.merge(clips, on=["clip_id", "path", "audio_path", "label", "split"])
+    assert len(merged) == len(listed) == len(clips) == 20
+    header = (root / "evaluation_setup" / "fold1_train.csv").read_text().splitlines()[0]
+    assert header == "filename_audio\tfilename_video\tscene_label"
+    parts = listed["clip_id"].str.split("-", expand=True)  # scene, city, location, segment
+    assert (parts[0] == listed["label"]).all() and parts[1].isin(dcase.CITIES).all()
+    assert parts[2].str.isdigit().all() and parts[3].str.isdigit().all()
+    locations = parts.groupby(listed["split"])[2].apply(set)
+    assert not locations["train"] & locations["test"]  # no location in both folds
+    assert parts[1].nunique() > 1
+
+
+def test_dcase_sound_is_a_wav_and_the_video_has_none(dcase_written) -> None:
+    _, clips = dcase_written
+    for clip in clips.itertuples():
+        assert probe(clip.path).has_video and not probe(clip.path).has_audio
+        assert Path(clip.audio_path).is_file() == clip.has_audio
+    assert (~clips["has_audio"]).sum() == 2
+    voiced = clips[clips["has_audio"]].iloc[0]
+    info = soundfile.info(voiced.audio_path)
+    assert (info.samplerate, info.channels, info.subtype) == (48000, 2, "PCM_24")
+    samples, _ = soundfile.read(voiced.audio_path)
+    assert chroma_peak(librosa.resample(samples[:, 0], orig_sr=48000, target_sr=RATE)) == (
+        synthetic.pitch_class(voiced.sound_id)
+    )
+
+
+def test_dcase_manifest_and_audio_come_from_the_wav(dcase_written, tmp_path) -> None:
+    root, clips = dcase_written
+    built = build_manifest(read_dcase(root), ["park", "street_traffic", "metro", "tram"])
+    assert set(built["status"]) == {"ok"}
+    written = clips.set_index("clip_id")["has_audio"]
+    assert (built["has_audio"] == built["clip_id"].map(written)).all()
+    write_manifest(built, tmp_path / "dcase.csv")
+    rows = read_manifest(tmp_path / "dcase.csv")
+    assert (
+        rows["audio_path"].tolist()
+        == clips.set_index("clip_id").loc[rows["clip_id"], "audio_path"].tolist()
+    )
+    # The two-phase system keeps both binaural channels at 32 kHz.
+    index = extract_audio_shard(rows.iloc[:4], tmp_path / "audio", 32000, channels=2)
+    for clip in index.itertuples():
+        assert clip.audio_status == ("ok" if written[clip.clip_id] else "no_audio")
+    ok = index[index["audio_status"] == "ok"].iloc[0]
+    samples, rate = load_wav(tmp_path / "audio" / f"{ok.clip_id}.wav")
+    assert rate == 32000 and samples.shape == (2, 32000)
+    assert not np.allclose(samples[0], samples[1])  # two channels kept, not one copied

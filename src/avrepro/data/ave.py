@@ -27,6 +27,37 @@ HEADER = "Category&VideoID&Quality&StartTime&EndTime"
 ANNOTATION_COLUMNS = ["category", "video_id", "quality", "start", "end"]
 # AVE's split name -> its list file.
 SPLIT_FILES = {"train": "trainSet.txt", "val": "valSet.txt", "test": "testSet.txt"}
+# The 28 event categories, as Annotations.txt spells them.
+CATEGORIES = (
+    "Accordion",
+    "Acoustic guitar",
+    "Baby cry, infant cry",
+    "Banjo",
+    "Bark",
+    "Bus",
+    "Cat",
+    "Chainsaw",
+    "Church bell",
+    "Clock",
+    "Female speech, woman speaking",
+    "Fixed-wing aircraft, airplane",
+    "Flute",
+    "Frying (food)",
+    "Goat",
+    "Helicopter",
+    "Horse",
+    "Male speech, man speaking",
+    "Mandolin",
+    "Motorcycle",
+    "Race car, auto racing",
+    "Rodents, rats, mice",
+    "Shofar",
+    "Toilet flush",
+    "Train horn",
+    "Truck",
+    "Ukulele",
+    "Violin, fiddle",
+)
 
 
 def clip_id(category: str, video_id: str) -> str:

@@ -9,7 +9,13 @@ The lists are tab-separated with the header `filename_audio filename_video scene
 and root-relative file names ("audio/airport-lyon-1095-40158.wav"). Ten scene classes;
 scene names contain underscores (metro_station), never hyphens, so a file name splits
 on "-". The challenge trains on fold1_train and reports on fold1_evaluate, as the
-two-phase paper does.
+two-phase paper does; no recording location is in both.
+
+The sound is the WAV; the videos are taken to carry no audio track of their own: to make
+audible examples the dataset's authors muxed each WAV into its video (`ffmpeg -i VIDEO
+-i AUDIO -shortest`, github.com/shanwangshan/TAU-urban-audio-visual-scenes, readme.org),
+and their feature script opens the videos with `audio=False`. The manifest therefore
+carries `audio_path`, and its has_audio describes the WAV.
 """
 
 from pathlib import Path, PurePosixPath
@@ -23,6 +29,33 @@ LIST_COLUMNS = ["filename_audio", "filename_video", "scene_label"]
 # Our split name -> the challenge's list file.
 SPLIT_FILES = {"train": "fold1_train.csv", "test": "fold1_evaluate.csv"}
 COLUMNS = [*READER_COLUMNS, "audio_path"]
+SCENES = (
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+)
+# The 12 cities of the recordings, as file names spell them (Pham et al., Sec. IV-A).
+CITIES = (
+    "amsterdam",
+    "barcelona",
+    "helsinki",
+    "lisbon",
+    "london",
+    "lyon",
+    "madrid",
+    "milan",
+    "paris",
+    "prague",
+    "stockholm",
+    "vienna",
+)
 
 
 def _checked_name(path: Path, number: int, name: str, folder: str, suffix: str) -> str:

@@ -12,8 +12,9 @@ must beat both.
 - Every clip jitters its signature (phases, onset, amplitude, speed, brightness, noise),
   and a fraction of clips has no audio track at all (the container holds video only).
 
-`write_ucf101` and `write_kinetics` put the clips where `read_ucf101` and
-`read_kinetics` look for the real ones, so the same readers serve both tiers.
+`write_ucf101`, `write_kinetics`, `write_ave` and `write_dcase` put the clips where
+`read_ucf101`, `read_kinetics`, `read_ave` and `read_dcase` look for the real ones, so
+the same readers serve both tiers.
 """
 
 import colorsys
@@ -29,19 +30,21 @@ from typing import NamedTuple
 import ffmpeg
 import numpy as np
 import pandas as pd
+import soundfile
 from tqdm import tqdm
 
-from avrepro.data import faults, kinetics, ucf101
+from avrepro.data import ave, dcase, faults, kinetics, ucf101
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import stderr_tail
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # what most datasets have; AVE adds val (AVE_SPLITS)
+AVE_SPLITS = ("train", "val", "test")
 MODALITY_SIGNATURE = {"video": "picture_id", "audio": "sound_id"}
 REQUIRED_KEYS = ("seed", "pairs", "clips_per_class", "duration", "fps", "size", "audio_rate")
 
 # Independent random streams per purpose, so that e.g. adding Kinetics ids does not
 # change the clips' content: default_rng([seed, stream, ...]).
-_STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS = 0, 1, 2
+_STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS, _STREAM_EVENTS = 0, 1, 2, 3
 
 # Sound s is the note 7*s semitones above C4, folded into one octave per 12 sounds:
 # stepping by fifths puts consecutive sounds far apart on the chroma circle, and 36
@@ -61,6 +64,12 @@ YOUTUBE_ID_ALPHABET = np.array(
 )
 KINETICS_CLIP_SECONDS = 10  # the length Kinetics clips are cut to; names use it
 KINETICS_SPLITS = {"train": "train", "test": "val"}  # papers test on Kinetics' val set
+# DCASE: 10-s segments are cut from recordings of a few minutes at one location; every
+# location lies wholly in fold1_train or fold1_evaluate.
+DCASE_SEGMENTS_PER_LOCATION = 3
+DCASE_FIRST_LOCATION, DCASE_FIRST_SEGMENT = 100, 1000  # real ids look like 1095-40158
+# The recordings are 48 kHz 24-bit (Pham et al., Sec. IV-A), binaural, so stereo.
+DCASE_WAV_SUBTYPE = "PCM_24"
 
 
 # Marks a folder as synthetic, so that a rerun may replace it (and nothing else).
@@ -81,13 +90,16 @@ UCF101_CODECS = Codecs(
     video={"vcodec": "libxvid", "vtag": "XVID", "qscale:v": 4},
     audio={"acodec": "libmp3lame", "audio_bitrate": "128k"},
 )
-# Kinetics clips from YouTube are H.264 + AAC in MP4.
+# Kinetics clips from YouTube are H.264 + AAC in MP4; so are AVE's (YouTube too).
 KINETICS_CODECS = Codecs(
     video={"vcodec": "libx264", "preset": "veryfast", "crf": 20},
     # ffmpeg's default AAC coder (twoloop) takes most of a clip's encoding time; the fast
     # coder is 2-3x quicker and the tones stay clean at this bitrate.
     audio={"acodec": "aac", "aac_coder": "fast", "audio_bitrate": "128k"},
 )
+AVE_CODECS = KINETICS_CODECS
+# TAU's videos are H.264 in MP4, without an audio track (see avrepro.data.dcase).
+DCASE_CODECS = Codecs(video=KINETICS_CODECS.video, audio={})
 
 
 def _check(spec: dict) -> None:
@@ -161,17 +173,23 @@ def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> 
     return chosen[MODALITY_SIGNATURE[modality]].nunique() / len(chosen)
 
 
-def plan_clips(spec: dict) -> pd.DataFrame:
+def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
     """One row per clip: DataFrame(label, split, number, picture_id, sound_id, has_audio).
 
-    `number` counts the class's clips within the split. Exactly
+    `splits` are the dataset's splits, in order; spec["clips_per_class"] must give a count
+    for each and no other. `number` counts the class's clips within the split. Exactly
     round(no_audio_fraction * clips) clips, drawn at random, have no audio track.
     """
     counts = spec["clips_per_class"]
+    if sorted(counts) != sorted(splits):
+        raise SyntheticSpecError(
+            f"synthetic.clips_per_class: this dataset's splits are {list(splits)}, "
+            f"got {sorted(counts)}"
+        )
     rows = [
         (signature.label, split, number, signature.picture_id, signature.sound_id)
         for signature in signatures(spec).itertuples()
-        for split in SPLITS
+        for split in splits
         for number in range(counts[split])
     ]
     plan = pd.DataFrame(rows, columns=["label", "split", "number", "picture_id", "sound_id"])
@@ -276,16 +294,21 @@ def _write_dataset(
     root: str | Path,
     spec: dict,
     plan: pd.DataFrame,
+    clip_ids: list[str],
     relative_paths: list[Path],
     codecs: Codecs,
     write_lists: Callable[[Path], None],
     workers: int | None,
+    audio_paths: list[Path] | None = None,
 ) -> pd.DataFrame:
     """Render and encode every clip of `plan` into a staging folder, then rename it to root.
 
-    Renaming at the end means an interrupted run leaves no half dataset at `root`. A
-    previous synthetic dataset at `root` (it carries the MARKER file) is replaced, as a
-    rerun asks for; anything else there (real data) is never touched.
+    `relative_paths` are the videos; with `audio_paths` the sound goes to WAV files of its
+    own there instead of into the video (DCASE). Renaming at the end means an interrupted
+    run leaves no half dataset at `root`. A previous synthetic dataset at `root` (it
+    carries the MARKER file) is replaced, as a rerun asks for; anything else there (real
+    data) is never touched. Returns DataFrame(clip_id, path, label, split, picture_id,
+    sound_id, has_audio), and audio_path after path with `audio_paths`.
     """
     root = Path(root)
     previous = None
@@ -301,7 +324,14 @@ def _write_dataset(
 
     def write_clip(position: int) -> None:
         frames, audio = render_clip(spec, plan, position)
-        _encode(staging / relative_paths[position], frames, audio, spec, codecs)
+        if audio_paths is None:
+            _encode(staging / relative_paths[position], frames, audio, spec, codecs)
+            return
+        _encode(staging / relative_paths[position], frames, None, spec, codecs)
+        if audio is not None:
+            wav = staging / audio_paths[position]
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(wav, audio, spec["audio_rate"], subtype=DCASE_WAV_SUBTYPE)
 
     try:
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
@@ -312,8 +342,7 @@ def _write_dataset(
         if spec.get("faults"):
             # Damaged before the rename, so that the dataset appears with its faults at once.
             staged = plan.assign(
-                clip_id=[path.stem for path in relative_paths],
-                path=[str(staging / path) for path in relative_paths],
+                clip_id=clip_ids, path=[str(staging / path) for path in relative_paths]
             )
             faults.inject_faults(staging, staged, spec["faults"], seed=spec["seed"])
         (staging / MARKER).write_text("written by avrepro.data.synthetic\n")
@@ -325,8 +354,10 @@ def _write_dataset(
         raise
 
     clips = plan.drop(columns="number")
-    clips.insert(0, "clip_id", [path.stem for path in relative_paths])
+    clips.insert(0, "clip_id", clip_ids)
     clips.insert(1, "path", [str(root / path) for path in relative_paths])
+    if audio_paths is not None:
+        clips.insert(2, "audio_path", [str(root / path) for path in audio_paths])
     return clips
 
 
@@ -339,6 +370,27 @@ def _write_lines(path: Path, lines: list[str]) -> None:
 def _spread(count: int, first: int, last: int) -> list[int]:
     """`count` group numbers spread evenly over first..last."""
     return [first + index * (last - first + 1) // count for index in range(count)]
+
+
+def _youtube_ids(rng: np.random.Generator, count: int) -> list[str]:
+    """`count` distinct 11-character YouTube-like video ids."""
+    ids: list[str] = []
+    while len(ids) < count:
+        candidate = "".join(rng.choice(YOUTUBE_ID_ALPHABET, size=11))
+        if candidate not in ids:
+            ids.append(candidate)
+    return ids
+
+
+def _check_classes(spec: dict, known: Sequence[str], dataset: str) -> None:
+    """Refuse class names the real dataset does not have: the readers and the paper's
+    class lists in config use the real names."""
+    unknown = [label for label in signatures(spec)["label"] if label not in known]
+    if unknown:
+        raise SyntheticSpecError(
+            f"synthetic.pairs/extra_classes: {unknown} are not {dataset} classes; "
+            f"known: {list(known)}"
+        )
 
 
 def write_ucf101(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
@@ -387,7 +439,10 @@ def write_ucf101(root: str | Path, spec: dict, workers: int | None = None) -> pd
             )
             _write_lines(lists / f"testlist{split:02d}.txt", list(test["entry"]))
 
-    return _write_dataset(root, spec, plan, relative_paths, UCF101_CODECS, write_lists, workers)
+    clip_ids = [path.stem for path in relative_paths]
+    return _write_dataset(
+        root, spec, plan, clip_ids, relative_paths, UCF101_CODECS, write_lists, workers
+    )
 
 
 def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
@@ -400,11 +455,7 @@ def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> 
     """
     plan = plan_clips(spec)
     rng = np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS])
-    youtube_ids: list[str] = []
-    while len(youtube_ids) < len(plan):
-        candidate = "".join(rng.choice(YOUTUBE_ID_ALPHABET, size=11))
-        if candidate not in youtube_ids:
-            youtube_ids.append(candidate)
+    youtube_ids = _youtube_ids(rng, len(plan))
     starts = rng.integers(0, 300, size=len(plan))
     annotations = pd.DataFrame(
         {
@@ -424,4 +475,122 @@ def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> 
                 staging / "annotations" / kinetics.ANNOTATION_FILES[kinetics_split], index=False
             )
 
-    return _write_dataset(root, spec, plan, relative_paths, KINETICS_CODECS, write_lists, workers)
+    clip_ids = [path.stem for path in relative_paths]
+    return _write_dataset(
+        root, spec, plan, clip_ids, relative_paths, KINETICS_CODECS, write_lists, workers
+    )
+
+
+def _event_windows(rng: np.random.Generator, count: int, duration: float) -> np.ndarray:
+    """(start, end) whole seconds of an event within each clip: (count, 2) int.
+
+    Real AVE events mostly span the whole 10 s video (2750 of 4143 rows are 0-10); the
+    others start or end inside it. Here a third span the clip and the rest start in its
+    first half and end after their start, as far as whole seconds allow.
+    """
+    seconds = max(1, int(duration))
+    starts = rng.integers(0, (seconds + 1) // 2, size=count)
+    ends = np.array([rng.integers(start + 1, seconds + 1) for start in starts])
+    whole = rng.random(count) < 1 / 3
+    return np.stack([np.where(whole, 0, starts), np.where(whole, seconds, ends)], axis=1)
+
+
+def write_ave(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic AVE: AVE/{VideoID}.mp4, Annotations.txt and {train,val,test}Set.txt.
+
+    Classes must be AVE categories (`ave.CATEGORIES`), and spec["clips_per_class"] gives
+    train, val and test counts. Each video carries one event: its annotation row
+    `Category&VideoID&good&Start&End` has a random event window within the clip (the
+    clip's picture and sound still span all of it; MAFnet classifies the whole video).
+    The real videos last 10 s; these last spec["duration"]. Returns the table of
+    `write_ucf101`, with AVE's clip ids (`ave.clip_id`).
+    """
+    _check_classes(spec, ave.CATEGORIES, "AVE")
+    plan = plan_clips(spec, AVE_SPLITS)
+    video_ids = _youtube_ids(np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS]), len(plan))
+    events = _event_windows(
+        np.random.default_rng([spec["seed"], _STREAM_EVENTS]), len(plan), spec["duration"]
+    )
+    lines = [
+        f"{label}&{video}&good&{start}&{end}"
+        for label, video, (start, end) in zip(plan["label"], video_ids, events, strict=True)
+    ]
+
+    def write_lists(staging: Path) -> None:
+        # The archive's copies start with the header line and end lines with LF.
+        def write(name: str, rows: list[str]) -> None:
+            (staging / name).write_text("".join(f"{row}\n" for row in [ave.HEADER, *rows]))
+
+        write(ave.ANNOTATIONS_FILE, lines)
+        for split, name in ave.SPLIT_FILES.items():
+            write(name, [line for line, s in zip(lines, plan["split"], strict=True) if s == split])
+
+    clip_ids = [
+        ave.clip_id(label, video) for label, video in zip(plan["label"], video_ids, strict=True)
+    ]
+    relative_paths = [Path(ave.VIDEO_DIR, f"{video}.mp4") for video in video_ids]
+    return _write_dataset(
+        root, spec, plan, clip_ids, relative_paths, AVE_CODECS, write_lists, workers
+    )
+
+
+def write_dcase(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic TAU Urban Audio-Visual Scenes 2021 (DCASE 2021 Task 1B) dev set.
+
+        audio/{scene}-{city}-{location}-{segment}.wav   spec["audio_rate"], stereo, 24-bit
+        video/{scene}-{city}-{location}-{segment}.mp4   H.264, no audio track
+        evaluation_setup/fold1_{train,evaluate}.csv
+
+    Classes must be scenes (`dcase.SCENES`); our train clips go to fold1_train, our test
+    clips to fold1_evaluate. Each scene's clips are cut DCASE_SEGMENTS_PER_LOCATION to a
+    location; locations take the real cities in turn and never span both folds, as in
+    the real setup. A clip without sound (`no_audio_fraction`) is listed but has no WAV;
+    the real set has every WAV, so the smoke tier leaves that fraction at 0. Faults
+    damage the videos; `bad_audio` is refused, the videos having no audio track. Returns
+    the table of `write_ucf101` with audio_path after path.
+    """
+    _check_classes(spec, dcase.SCENES, "DCASE 2021 Task 1B")
+    if spec.get("faults", {}).get("bad_audio"):
+        raise SyntheticSpecError(
+            "synthetic.faults.bad_audio: DCASE's videos carry no audio track to damage"
+        )
+    plan = plan_clips(spec, SPLITS)
+    # Clips of one scene and split, in order, fill one location after another.
+    within = plan.groupby(["label", "split"], sort=False).cumcount()
+    group = plan[["label", "split"]].assign(place=within // DCASE_SEGMENTS_PER_LOCATION)
+    locations = group.groupby(["label", "split", "place"], sort=False).ngroup()
+    cities = [dcase.CITIES[location % len(dcase.CITIES)] for location in locations]
+    stems = [
+        f"{label}-{city}-{DCASE_FIRST_LOCATION + location}-{DCASE_FIRST_SEGMENT + position}"
+        for position, (label, city, location) in enumerate(
+            zip(plan["label"], cities, locations, strict=True)
+        )
+    ]
+    relative_paths = [Path("video", f"{stem}.mp4") for stem in stems]
+    audio_paths = [Path("audio", f"{stem}.wav") for stem in stems]
+    lists = pd.DataFrame(
+        {
+            "filename_audio": [path.as_posix() for path in audio_paths],
+            "filename_video": [path.as_posix() for path in relative_paths],
+            "scene_label": plan["label"],
+            "split": plan["split"],
+        }
+    )
+
+    def write_lists(staging: Path) -> None:
+        (staging / dcase.SETUP_DIR).mkdir()
+        for split, name in dcase.SPLIT_FILES.items():
+            rows = lists.loc[lists["split"] == split, dcase.LIST_COLUMNS]
+            rows.to_csv(staging / dcase.SETUP_DIR / name, sep="\t", index=False)
+
+    return _write_dataset(
+        root,
+        spec,
+        plan,
+        stems,
+        relative_paths,
+        DCASE_CODECS,
+        write_lists,
+        workers,
+        audio_paths=audio_paths,
+    )

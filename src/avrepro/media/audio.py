@@ -1,4 +1,6 @@
-"""Audio tracks out of videos: decode once to 16-bit PCM WAV at the rate a consumer needs."""
+"""Audio out of clips: decode once to 16-bit PCM WAV at the rate and channel count a
+consumer needs. The source is the video's audio track, or a separate audio file where a
+dataset has one (DCASE's WAVs; `avrepro.data.manifest.audio_file` says which)."""
 
 import os
 from pathlib import Path
@@ -12,18 +14,22 @@ from avrepro.media.probe import MediaError, probe, stderr_tail
 
 
 def extract_audio(
-    video_path: str | Path, wav_path: str | Path, sample_rate: int, channels: int = 1
+    media_path: str | Path, wav_path: str | Path, sample_rate: int, channels: int = 1
 ) -> bool:
-    """Decode the first audio stream of `video_path` into `wav_path` (16-bit PCM).
+    """Decode the first audio stream of `media_path` (a video or an audio file) into
+    `wav_path`: 16-bit PCM, `sample_rate` Hz, `channels` channels.
 
     Resampling and down-mixing are ffmpeg's (swresample defaults), so every consumer
-    gets the same samples for a given rate. Returns False, writing nothing, when the
-    clip has no audio stream. Raises MediaError with ffmpeg's last words when decoding
-    fails or yields no samples; `wav_path` is written atomically, so it is either
-    complete or absent.
+    gets the same samples for a given rate; channels=1 mixes stereo down (MAiVAR),
+    channels=2 keeps a stereo source's two channels (the two-phase system's binaural
+    input). Returns False, writing nothing, when the file has no audio stream. Raises
+    MediaError with ffmpeg's last words when decoding fails or yields no samples;
+    `wav_path` is written atomically, so it is either complete or absent.
     """
-    video_path, wav_path = Path(video_path), Path(wav_path)
-    if not probe(video_path).has_audio:
+    if channels < 1:
+        raise ValueError(f"channels must be at least 1, got {channels}")
+    media_path, wav_path = Path(media_path), Path(wav_path)
+    if not probe(media_path).has_audio:
         return False
 
     wav_path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +37,7 @@ def extract_audio(
     # keeps concurrent writers of the same file apart.
     tmp_path = wav_path.with_name(f".{wav_path.name}.{os.getpid()}.tmp")
     try:
-        stream = ffmpeg.input(str(video_path)).output(
+        stream = ffmpeg.input(str(media_path)).output(
             str(tmp_path),
             map="0:a:0",
             format="wav",
@@ -43,11 +49,11 @@ def extract_audio(
             cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True, overwrite_output=True
         )
         if soundfile.info(tmp_path).frames == 0:
-            raise MediaError(video_path, "the audio stream decoded to no samples")
+            raise MediaError(media_path, "the audio stream decoded to no samples")
         os.replace(tmp_path, wav_path)
     except ffmpeg.Error as error:
         reason = f"audio decoding failed: {stderr_tail(error.stderr)}"
-        raise MediaError(video_path, reason) from None
+        raise MediaError(media_path, reason) from None
     finally:
         tmp_path.unlink(missing_ok=True)
     return True

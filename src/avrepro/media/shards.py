@@ -15,6 +15,7 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
+from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
 from avrepro.media.frames import sample_clips, sample_fps, sample_tsn
 from avrepro.media.probe import MediaError
@@ -49,7 +50,7 @@ def extract_audio_shard(
             continue
         wav_path = out_dir / f"{row.clip_id}.wav"
         try:
-            if extract_audio(row.path, wav_path, sample_rate, channels):
+            if extract_audio(audio_file(row), wav_path, sample_rate, channels):
                 records.append((row.clip_id, "ok", soundfile.info(wav_path).frames, ""))
             else:
                 records.append((row.clip_id, "no_audio", 0, "no audio stream in the file"))
