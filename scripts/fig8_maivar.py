@@ -6,10 +6,11 @@ import numpy as np
 
 from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store
-from avrepro.figures.common import save
-from avrepro.figures.maivar import fig8_tsne, fused_embedding, tsne_2d
+from avrepro.figures.common import save, tsne_2d, tsne_panels
+from avrepro.figures.maivar import fused_embedding
 from avrepro.jobs import redirect_to_log
-from avrepro.train.maivar import assemble, load_model, standardize
+from avrepro.train.clips import assemble
+from avrepro.train.maivar import load_model, standardize
 
 inputs, params = snakemake.input, snakemake.params
 
@@ -28,4 +29,6 @@ with redirect_to_log(snakemake.log[0]):
         "fused (fusion hidden layer)": tsne_2d(fused_embedding(model, audio, video),
                                                perplexity, seed),
     }
-    save(fig8_tsne(points, rows.label_index.to_numpy()[test], params.classes), snakemake.output)
+    labels = rows.label_index.to_numpy()[test]
+    title = "t-SNE of Kinetics-Sounds test embeddings"
+    save(tsne_panels(points, labels, params.classes, title), snakemake.output)

@@ -195,3 +195,62 @@ def test_film_embeddings_of_every_valid_window(tmp_path):
     assert before.shape == after.shape == (m, 16) and labels.shape == (m,)
     assert list(labels[: test.lengths[0]]) == [test.labels[0]] * int(test.lengths[0])
     assert not np.allclose(before, after)
+
+
+def write_window_stores(tmp_path, ids, audio_n, visual_n, t=3):
+    from avrepro.features.store import write_shard
+
+    audio = np.zeros((len(ids), t, 4, 2, 2), np.float16)
+    visual = np.zeros((len(ids), t, 5, 2, 2), np.float16)
+    for i, (a, v) in enumerate(zip(audio_n, visual_n, strict=True)):
+        audio[i, :a], visual[i, :v] = 1, 2
+    write_shard(tmp_path / "audio.npz", ids, audio, n_valid=np.array(audio_n))
+    write_shard(tmp_path / "visual.npz", ids, visual, n_valid=np.array(visual_n))
+
+
+def write_media_indexes(tmp_path, ids, broken):
+    statuses = ["error" if i in broken else "ok" for i in ids]
+    pd.DataFrame({"clip_id": ids, "audio_status": statuses}).to_csv(tmp_path / "a.csv")
+    pd.DataFrame({"clip_id": ids, "frames_status": "ok"}).to_csv(tmp_path / "f.csv")
+    return {"audio": [tmp_path / "a.csv"], "frames": [tmp_path / "f.csv"]}
+
+
+def test_load_clips_holds_out_validation_where_the_dataset_has_none(tmp_path):
+    from manifests import toy_manifest
+
+    from avrepro.data.manifest import write_manifest
+
+    rows = toy_manifest(n_per_class=13)  # 39 clips; c0_01 corrupt, c0_09 without audio
+    write_manifest(rows, tmp_path / "m.csv")
+    ids = rows.clip_id.tolist()
+    audio_n = [3 if i % 2 else 2 for i in range(len(ids))]  # the longer modality counts
+    write_window_stores(tmp_path, ids, audio_n, [3 - (i % 2) for i in range(len(ids))])
+    media = write_media_indexes(tmp_path, ids, broken={"c2_12"})
+
+    clips = mafnet.load_clips(tmp_path / "m.csv", [tmp_path / "audio.npz"],
+                              [tmp_path / "visual.npz"], media, val_fraction=0.2)
+    used = {c for split in clips.values() for c in split.clip_ids}
+    assert used == set(ids) - {"c0_01", "c0_09", "c2_12"}
+    assert len(clips["test"].clip_ids) == 8  # 3 per class, less the corrupt c0_01
+    assert set(clips["val"].clip_ids) <= set(rows.clip_id[rows.split == "train"])
+    assert len(clips["val"].clip_ids) in (6, 7)
+    for split in clips.values():
+        split.check("any")  # zeros past every clip's length
+        assert (split.lengths == 3).all()  # max(3, 2) or max(2, 3)
+    assert clips["train"].visual.dtype == np.float16  # float32 only when split for the loop
+
+
+def test_load_clips_keeps_a_datasets_own_validation_split(tmp_path):
+    from manifests import toy_manifest
+
+    from avrepro.data.manifest import write_manifest
+
+    rows = toy_manifest(n_per_class=10)
+    rows.loc[rows.clip_id.str.endswith("_05"), "split"] = "val"  # as AVE's valSet.txt
+    write_manifest(rows, tmp_path / "m.csv")
+    ids = rows.clip_id.tolist()
+    write_window_stores(tmp_path, ids, [3] * len(ids), [3] * len(ids))
+    media = write_media_indexes(tmp_path, ids, broken=set())
+    clips = mafnet.load_clips(tmp_path / "m.csv", [tmp_path / "audio.npz"],
+                              [tmp_path / "visual.npz"], media, val_fraction=0.2)
+    assert sorted(clips["val"].clip_ids) == ["c0_05", "c1_05", "c2_05"]

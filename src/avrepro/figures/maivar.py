@@ -5,8 +5,6 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
 from avrepro.naming import parse_variant
 from avrepro.variants.maivar import backbone_name
@@ -67,33 +65,6 @@ def fused_embedding(model, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return model.embed(torch.from_numpy(audio).float(),
                            torch.from_numpy(video).float()).numpy()  # (N, hidden)
-
-
-def tsne_2d(features: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
-    """PCA to at most 50 dimensions (the usual t-SNE preprocessing), then 2-D t-SNE."""
-    flat = features.reshape(len(features), -1)
-    flat = PCA(n_components=min(50, *flat.shape), random_state=seed).fit_transform(flat)
-    perplexity = min(perplexity, (len(flat) - 1) / 3)  # t-SNE needs perplexity < n
-    return TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(flat)
-
-
-def fig8_tsne(embeddings: dict[str, np.ndarray], labels: np.ndarray, classes: list[str]) -> Figure:
-    """t-SNE of video, audio and fused embeddings; labels only colour the points."""
-    fig, axes = plt.subplots(1, len(embeddings), figsize=(5 * len(embeddings), 4.6))
-    cmap = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
-    for ax, (title, points) in zip(axes, embeddings.items(), strict=True):
-        for k, name in enumerate(classes):
-            sel = labels == k
-            ax.scatter(points[sel, 0], points[sel, 1], s=8, color=cmap(k % cmap.N), label=name)
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncols=min(len(classes), 6), fontsize="small",
-               markerscale=2)
-    fig.suptitle("t-SNE of Kinetics-Sounds test embeddings")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    return fig
 
 
 def fig9_representations(frames: np.ndarray, images: dict[str, np.ndarray], title: str) -> Figure:

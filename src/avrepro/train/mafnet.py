@@ -39,10 +39,13 @@ import torch
 import yaml
 from torch import nn
 
+from avrepro.data.manifest import read_manifest
+from avrepro.features.store import read_windows
 from avrepro.models.attention_cluster import AttentionCluster
 from avrepro.models.dmrn import DMRN
 from avrepro.models.mafnet import MAFnet, check_config
 from avrepro.naming import format_variant, parse_variant
+from avrepro.train.clips import assemble, decodable, holdout
 from avrepro.train.loop import Schedule, Split, TrainStep, cross_entropy_step, evaluate, fit
 
 BASELINES = {"attcluster": AttentionCluster, "dmrn": DMRN}
@@ -176,8 +179,50 @@ class Clips:
             x = getattr(self, key)
             if not needs_maps[key]:
                 x = x.mean(axis=(-2, -1), dtype=np.float32)  # (N, T, C)
-            inputs.append(torch.from_numpy(np.ascontiguousarray(x)))
+            # Stores keep maps in float16 (AVE's visual maps are 7.8 GB so); models take float32.
+            inputs.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
         return Split(inputs=tuple(inputs), labels=torch.from_numpy(self.labels).long())
+
+
+def load_clips(
+    manifest_path: Path,
+    audio_shards: Sequence[Path],
+    visual_shards: Sequence[Path],
+    media_indexes: dict[str, Sequence[Path]],
+    val_fraction: float,
+) -> dict[str, Clips]:
+    """The train, val and test Clips of a dataset from its manifest and window stores.
+
+    The clips are those with usable audio and video (train.clips.assemble), so that every
+    variant, one-path or fused, is compared on the same clips. A clip's length is its
+    longer modality's count of windows (the other is zero-padded, as MAFnet pads short
+    videos). AVE has its own validation split; for datasets without one (UCF101,
+    Kinetics) a stratified `val_fraction` of train is held out (train.clips.holdout).
+    """
+    manifest = read_manifest(manifest_path)
+    decoded = decodable(media_indexes["audio"], media_indexes["frames"])
+    audio_ids, audio, audio_n = read_windows(audio_shards)
+    visual_ids, visual, visual_n = read_windows(visual_shards)
+    rows, aligned = assemble(
+        manifest,
+        {"audio": (audio_ids, audio), "visual": (visual_ids, visual),
+         "audio_n": (audio_ids, audio_n), "visual_n": (visual_ids, visual_n)},
+        decoded,
+    )
+    split = rows.split.to_numpy()
+    if not (split == "val").any():
+        split = np.where(holdout(rows, val_fraction), "val", split)
+    lengths = np.maximum(aligned["audio_n"], aligned["visual_n"])
+    return {
+        name: Clips(
+            clip_ids=rows.clip_id.to_numpy()[split == name],
+            audio=aligned["audio"][split == name],
+            visual=aligned["visual"][split == name],
+            lengths=lengths[split == name],
+            labels=rows.label_index.to_numpy()[split == name],
+        )
+        for name in SPLITS
+    }
 
 
 def _fingerprint(run_config: dict, splits: dict[str, Clips], sources: Sequence[Path]) -> str:
