@@ -1,5 +1,5 @@
 """The config schema's `raw:` and `datasets:` sections: synthetic stand-ins of AVE and
-DCASE, each raw dataset's own splits, and UCF101's all_splits."""
+DCASE, and each raw dataset's own splits."""
 
 import copy
 from pathlib import Path
@@ -63,14 +63,6 @@ def test_synthetic_ave_and_dcase_validate() -> None:
             lambda c: c["raw"]["ave"].update(acquire="download"),
             r"'raw\.ave'.*'archive' is a required property",
         ),
-        (
-            lambda c: c["datasets"]["ucf51"].update(all_splits=[1, 4]),
-            r"'datasets\.ucf51\.all_splits\.1'.*4 is not one of",
-        ),
-        (
-            lambda c: c["datasets"]["ucf51"].update(all_splits=[1, 1]),
-            r"'datasets\.ucf51\.all_splits'.*non-unique",
-        ),
     ],
 )
 def test_bad_data_settings_are_named(edit, message) -> None:
@@ -80,8 +72,7 @@ def test_bad_data_settings_are_named(edit, message) -> None:
         validate_config(config, SCHEMA)
 
 
-def test_all_splits_and_a_kinetics_val_split_are_accepted() -> None:
+def test_a_kinetics_val_split_is_accepted() -> None:
     config = smoke_config()
-    config["datasets"]["ucf51"]["all_splits"] = [1, 2, 3]
     config["datasets"]["kinetics_sounds"]["splits"]["val"] = "val"
     validate_config(config, SCHEMA)

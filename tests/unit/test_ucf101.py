@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from avrepro.data.manifest import LayoutError, build_manifest, coverage
-from avrepro.data.ucf101 import read_ucf101, read_ucf101_splits
+from avrepro.data.ucf101 import read_ucf101
 
 LISTS = {
     "classInd.txt": "ucf101_classInd.txt",
@@ -121,51 +121,3 @@ def test_split_number_is_checked(tmp_path: Path) -> None:
 def test_missing_list_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="classInd.txt"):
         read_ucf101(tmp_path, split=1)
-
-
-def test_split_table_on_the_real_split_1(real_root: Path) -> None:
-    table = read_ucf101_splits(real_root, [1])
-    assert table.columns.tolist() == ["clip_id", "split_1"]
-    listed = read_ucf101(real_root, split=1)
-    assert table["clip_id"].tolist() == listed["clip_id"].tolist()  # the reader's order
-    assert table["split_1"].tolist() == listed["split"].tolist()
-    assert table["split_1"].value_counts().to_dict() == {"train": 9537, "test": 3783}
-
-
-def write_three_splits(root: Path, test_groups: dict[int, str]) -> Path:
-    """Lists of splits 1-3 over clips g01..g03 of one class; split K tests `test_groups[K]`."""
-    lists = root / "ucfTrainTestlist"
-    lists.mkdir(parents=True)
-    (lists / "classInd.txt").write_text("1 Diving\n")
-    clips = [f"Diving/v_Diving_g0{g}_c01.avi" for g in (1, 2, 3)]
-    for split, group in test_groups.items():
-        test = [clip for clip in clips if f"_g{group}_" in clip]
-        train = [f"{clip} 1" for clip in clips if clip not in test]
-        (lists / f"trainlist0{split}.txt").write_text("\r\n".join(train) + "\r\n")
-        (lists / f"testlist0{split}.txt").write_text("\r\n".join(test) + "\r\n")
-    return root
-
-
-def test_split_table_gives_each_clips_role_in_every_split(tmp_path: Path) -> None:
-    root = write_three_splits(tmp_path, {1: "01", 2: "02", 3: "03"})
-    table = read_ucf101_splits(root, [1, 2, 3])
-    assert table.to_dict("records") == [
-        # split 1's order: its train rows, then its test row
-        {"clip_id": "v_Diving_g02_c01", "split_1": "train", "split_2": "test", "split_3": "train"},
-        {"clip_id": "v_Diving_g03_c01", "split_1": "train", "split_2": "train", "split_3": "test"},
-        {"clip_id": "v_Diving_g01_c01", "split_1": "test", "split_2": "train", "split_3": "train"},
-    ]
-    assert read_ucf101_splits(root, [3, 1]).columns.tolist() == ["clip_id", "split_3", "split_1"]
-
-
-def test_split_table_refuses_splits_over_different_clips(tmp_path: Path) -> None:
-    root = write_three_splits(tmp_path, {1: "01", 2: "02", 3: "03"})
-    (root / "ucfTrainTestlist" / "testlist03.txt").write_text("")  # g03 now in no list of 3
-    with pytest.raises(
-        LayoutError,
-        match=r"split 3 does not list the same clips as split 1: "
-        r"\['v_Diving_g03_c01'\]",
-    ):
-        read_ucf101_splits(root, [1, 2, 3])
-    with pytest.raises(ValueError, match="distinct"):
-        read_ucf101_splits(root, [1, 1])

@@ -8,10 +8,9 @@
 The lists have CRLF line ends. A clip's label is the folder its list entry names, never
 a part of the file name: the folder HandstandPushups holds v_HandStandPushups_* files.
 UCF51 is this reader's output restricted to 51 classes by `build_manifest`. Each of the
-three official splits lists every clip once, as train or test (`read_ucf101_splits`).
+three official splits lists every clip once, as train or test.
 """
 
-from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -78,28 +77,3 @@ def read_ucf101(root: str | Path, split: int) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["clip_id", "relative", "label", "split"])
     df["path"] = [str(root / VIDEO_DIR / relative) for relative in df["relative"]]
     return df[READER_COLUMNS]
-
-
-def read_ucf101_splits(root: str | Path, splits: Sequence[int]) -> pd.DataFrame:
-    """Every clip's role in several official splits: DataFrame(clip_id, split_K, ...).
-
-    One column per split in `splits` (e.g. split_1, split_2, split_3), holding "train" or
-    "test"; rows in the order `read_ucf101` gives for the first split. Papers that
-    average over the splits (MAFnet on UCF51) train and test once per column. Raises
-    LayoutError when the splits do not list the same clips.
-    """
-    if len(splits) == 0 or len(set(splits)) != len(splits):
-        raise ValueError(f"UCF101 splits must be distinct and at least one, got {list(splits)}")
-    roles = {split: read_ucf101(root, split).set_index("clip_id")["split"] for split in splits}
-    first = roles[splits[0]]
-    for split, role in roles.items():
-        differ = first.index.symmetric_difference(role.index)
-        if not differ.empty:
-            raise LayoutError(
-                f"{Path(root) / LISTS_DIR}: split {split} does not list the same clips as split "
-                f"{splits[0]}: {sorted(differ)[:5]}"
-            )
-    table = pd.DataFrame(
-        {f"split_{split}": role.reindex(first.index) for split, role in roles.items()}
-    )
-    return table.rename_axis("clip_id").reset_index()
