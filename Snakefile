@@ -38,4 +38,5 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         maivar_targets(),
+        mafnet_targets(),
     default_target: True

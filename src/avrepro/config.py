@@ -21,6 +21,28 @@ def validate_config(config: dict, schema_path: Path) -> None:
     if errors:
         lines = [f"  {_where(e)}: {e.message}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    _check_references(config)
+
+
+def _check_references(config: dict) -> None:
+    """What a schema cannot say: names that must refer to other entries of the config."""
+    datasets, frames = config["datasets"], config["frames"]
+    for name, dataset in datasets.items():
+        source = dataset.get("clips_from")
+        if source is None:
+            continue
+        if source not in datasets or "clips_from" in datasets[source]:
+            raise ConfigError(f"config key 'datasets.{name}.clips_from': {source!r} is not a "
+                              "dataset with clips of its own")
+        for key in ("raw", "n_shards", "classes"):
+            if dataset[key] != datasets[source][key]:
+                raise ConfigError(f"config key 'datasets.{name}.{key}' differs from "
+                                  f"datasets.{source}.{key}: clips_from needs the same clips")
+    for paper, sampler in (("maivar", "tsn"), ("mafnet", "clips")):
+        spec = config[paper]["frames"]
+        if frames.get(spec, {}).get("sampler") != sampler:
+            raise ConfigError(f"config key '{paper}.frames': {spec!r} is not a frames spec "
+                              f"with sampler {sampler!r}")
 
 
 def _where(error: jsonschema.ValidationError) -> str:

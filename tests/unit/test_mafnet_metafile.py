@@ -1,5 +1,4 @@
-"""MAFnet's metafile holds every row of Tables 1-4 as printed, and its Kinetics-Sounds has
-32 Kinetics-400 classes (MAFnet §4.1)."""
+"""MAFnet's metafile holds every row of Tables 1-4 as printed."""
 
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from avrepro.papers import MetafileError, load_metafile
 REPO = Path(__file__).resolve().parents[2]
 META = load_metafile(REPO / "workflow" / "papers" / "mafnet.yaml")
 FULL = "mafnet_fusion-concat_att-both_film-audio_drop-0.1"
-KS32 = REPO / "workflow" / "papers" / "kinetics_sounds32.txt"
 
 
 def values(table: str, column: str = "value") -> dict[str, float | None]:
@@ -41,8 +39,10 @@ def test_table1_has_a_dataset_per_column_and_cites_end_to_end_models():
     assert table1.columns == ("ave", "ucf51", "kinetics_sounds32")
     with pytest.raises(ValueError, match="one dataset per column"):
         _ = table1.dataset
-    assert set(table1.runs()) == {(d, v) for d in table1.columns
-                                  for v in ("attcluster", "dmrn", FULL)}
+    # UCF51 averages UCF101's three splits (§4.1), each a dataset over the same clips.
+    assert table1.datasets["ucf51"] == ("ucf51", "ucf51_split2", "ucf51_split3")
+    datasets = ("ave", "ucf51", "ucf51_split2", "ucf51_split3", "kinetics_sounds32")
+    assert set(table1.runs()) == {(d, v) for d in datasets for v in ("attcluster", "dmrn", FULL)}
     cited = [r.method for r in table1.rows if r.cited]
     assert cited[:4] == ["I3D (V; Kinetics-pretrained)",
                          "R(2+1)D (V; Sports1M + Kinetics-pretrained)",
@@ -62,27 +62,6 @@ def test_ablations_are_on_ave_and_share_runs_where_the_paper_does():
 def test_a_column_without_a_dataset_is_refused(tmp_path):
     text = (REPO / "workflow" / "papers" / "mafnet.yaml").read_text()
     broken = tmp_path / "mafnet.yaml"
-    broken.write_text(text.replace("ucf51: ucf51, ", ""))
+    broken.write_text(text.replace("ucf51: [ucf51, ucf51_split2, ucf51_split3],", ""))
     with pytest.raises(MetafileError, match="mafnet.yaml.*ucf51"):
         load_metafile(broken)
-
-
-def ks32() -> list[str]:
-    lines = KS32.read_text().splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
-
-
-def test_kinetics_sounds_32_are_kinetics_400_classes(fixtures_dir):
-    classes = ks32()
-    assert len(classes) == 32 == len(set(classes))
-    k400 = set((fixtures_dir / "labels" / "k400_labels.txt").read_text().splitlines())
-    assert set(classes) <= k400, sorted(set(classes) - k400)
-    # MAiVAR's 27 (the L3-Net names Kinetics-400 spells alike) are all in it ...
-    ks27 = {line.split("/")[0] for name in ("ks27_train.txt", "ks27_val.txt")
-            for line in (fixtures_dir / "labels" / name).read_text().splitlines()}
-    assert ks27 < set(classes)
-    # ... with the four renamed ones and the counterpart of "patting"; never the two
-    # L3-Net names Kinetics-400 lacks.
-    assert set(classes) - ks27 == {"blowing out candles", "dribbling basketball", "mowing lawn",
-                                   "stomping grapes", "petting animal (not cat)"}
-    assert not {"typing", "fingerpicking"} & set(classes)

@@ -1,6 +1,6 @@
 # Input functions and names shared by every stage.
-from avrepro.features.registry import KNOWN_WEIGHTS, file_name_from_url
-from avrepro.naming import VARIANT_PATTERN, parse_variant, run_dir
+from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
+from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import load_metafile
 from avrepro.variants.maivar import backbone_code, variant_inputs
 
@@ -10,6 +10,17 @@ REPS = MAIVAR["representations"]
 MAIVAR_VIDEO = f"{MAIVAR['video_backbone']}-{MAIVAR['frames']}"  # the video feature store
 FUSION_CODE = backbone_code(MAIVAR["fusion_backbone"])
 MAIVAR_FUSION_CH = f"dhf_rep-ch_bb-{FUSION_CODE}"  # MAiVAR-CH, the paper's headline run
+MAFNET = config["mafnet"]
+MAFNET_WINDOWS = config["frames"][MAFNET["frames"]]["clips"]  # T, for both modalities
+MAFNET_AUDIO_RATE = 16000  # VGGish's rate
+MAFNET_VISUAL = f"densenet201-{MAFNET['frames']}"  # the window-map stores
+MAFNET_AUDIO = f"vggish-t{MAFNET_WINDOWS}"
+# The full model (Table 1; Table 4's "FiLM layer in audio path") at each rate of Figure 6.
+MAFNET_SWEEP = [
+    format_variant("mafnet", fusion="concat", att="both", film="audio", drop=f"{rate:g}")
+    for rate in MAFNET["drop_rates"]
+]
+MAFNET_FULL = format_variant("mafnet", fusion="concat", att="both", film="audio", drop="0.1")
 
 
 wildcard_constraints:
@@ -20,10 +31,11 @@ wildcard_constraints:
     rate=r"\d+",
     rep="|".join(REPS),
     spec="|".join(config["frames"]),
-    backbone=r"[a-z0-9_]+",
+    backbone="|".join(BACKBONES),
     variant=VARIANT_PATTERN,
     paper=r"[a-z0-9]+",
     table=r"table\d+",
+    windows=r"\d+",
 
 
 def datasets_of(raw):
@@ -36,6 +48,11 @@ def metafile(paper):
 
 def manifest(dataset):
     return f"results/manifests/{dataset}.csv"
+
+
+def clips_source(dataset):
+    """The dataset whose media and features `dataset` uses (itself, or its clips_from)."""
+    return config["datasets"][dataset].get("clips_from", dataset)
 
 
 def shard_ids(dataset):
@@ -100,6 +117,28 @@ def maivar_hparams(variant):
     return {**shared, "schedule": MAIVAR[model]}
 
 
+def mafnet_inputs(dataset):
+    """What a MAFnet run on `dataset` reads (training, and Figure 7's embeddings)."""
+    source = clips_source(dataset)
+    return {
+        "manifest": manifest(dataset),  # its own splits, over the source's clips
+        "audio": feature_shards(source, MAFNET_AUDIO),
+        "visual": feature_shards(source, MAFNET_VISUAL),
+        # Every run uses the clips whose audio and frames both decoded (see load_clips).
+        "audio_media": media_shards(source, f"audio-{MAFNET_AUDIO_RATE}", ""),
+        "frames_media": media_shards(source, f"frames-{MAFNET['frames']}", ".csv"),
+    }
+
+
+def mafnet_train_inputs(w):
+    return mafnet_inputs(w.dataset)
+
+
+def mafnet_hparams(variant):
+    """The schedule and the variant's own model's settings only."""
+    return {"schedule": MAFNET["schedule"], "model": MAFNET["models"][parse_variant(variant)[0]]}
+
+
 def table_metrics(w):
     table = load_metafile(metafile(w.paper)).tables[w.table]
     return [
@@ -119,6 +158,12 @@ def figure_outputs(name):
     """The PNG goes into `snakemake --report` with its caption; the PDF is for papers."""
     png = report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures")
     return [png, f"results/{name}.pdf"]
+
+
+def mafnet_targets():
+    tables = [f"results/table{n}_mafnet.csv" for n in (1, 2, 3, 4)]
+    figures = [f"results/fig{n}_mafnet.{ext}" for n in (6, 7) for ext in ("png", "pdf")]
+    return tables + figures
 
 
 def maivar_targets():

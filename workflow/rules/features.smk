@@ -43,3 +43,45 @@ rule video_features:
         "logs/features/{dataset}/{backbone}-{spec}/shard-{shard}.log",
     script:
         "../../scripts/video_features.py"
+
+
+# MAFnet's window maps: one store per modality, each clip's T one-second windows.
+rule densenet_features:
+    input:
+        frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
+        weights=lambda w: weights_input("densenet201"),
+    output:
+        "results/features/{dataset}/densenet201-{spec}/shard-{shard}.npz",
+    params:
+        batch_size=MAFNET["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    log:
+        "logs/features/{dataset}/densenet201-{spec}/shard-{shard}.log",
+    script:
+        "../../scripts/densenet_features.py"
+
+
+rule vggish_features:
+    input:
+        audio=f"results/media/{{dataset}}/audio-{MAFNET_AUDIO_RATE}/shard-{{shard}}",
+        weights=lambda w: weights_input("vggish"),
+    output:
+        "results/features/{dataset}/vggish-t{windows}/shard-{shard}.npz",
+    params:
+        windows=lambda w: int(w.windows),
+        batch_size=MAFNET["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    log:
+        "logs/features/{dataset}/vggish-t{windows}/shard-{shard}.log",
+    script:
+        "../../scripts/vggish_features.py"

@@ -72,3 +72,42 @@ rule fig9_maivar:
         "logs/figures/fig9_maivar.log",
     script:
         "../../scripts/fig9_maivar.py"
+
+
+# MAFnet's figures, on AVE.
+rule fig6_mafnet:
+    input:
+        [
+            f"{run_dir('mafnet', 'ave', variant, seed)}/metrics.json"
+            for variant in MAFNET_SWEEP
+            for seed in config["seeds"]
+        ],
+    output:
+        figure_outputs("fig6_mafnet"),
+    params:
+        dataset="AVE",
+    conda:
+        ENV
+    log:
+        "logs/figures/fig6_mafnet.log",
+    script:
+        "../../scripts/fig6_mafnet.py"
+
+
+rule fig7_mafnet:
+    input:
+        unpack(lambda w: mafnet_inputs("ave")),
+        model=f"{run_dir('mafnet', 'ave', MAFNET_FULL, config['seeds'][0])}/model.pt",
+    output:
+        figure_outputs("fig7_mafnet"),
+    params:
+        dataset="AVE",
+        classes=config["datasets"]["ave"]["classes"],
+        val_fraction=MAFNET["val_fraction"],
+        tsne=MAFNET["tsne"],
+    conda:
+        ENV
+    log:
+        "logs/figures/fig7_mafnet.log",
+    script:
+        "../../scripts/fig7_mafnet.py"

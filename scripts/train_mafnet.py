@@ -1,0 +1,28 @@
+"""Train one MAFnet-paper run (see avrepro.train.mafnet)."""
+
+from pathlib import Path
+
+from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.train import mafnet
+
+inputs, w, params = snakemake.input, snakemake.wildcards, snakemake.params
+
+with redirect_to_log(snakemake.log[0]):
+    splits = mafnet.load_clips(
+        Path(inputs.manifest), inputs.audio, inputs.visual,
+        {"audio": [Path(p) / "index.csv" for p in inputs.audio_media],
+         "frames": list(inputs.frames_media)},
+        params.val_fraction,
+    )
+    metrics = mafnet.run(
+        variant=w.variant,
+        dataset=w.dataset,
+        splits=splits,
+        n_classes=params.n_classes,
+        hparams=params.hparams,
+        seed=int(w.seed),
+        out_dir=Path(snakemake.output.metrics).parent,
+        device=resolve_device(params.device),
+        sources=[Path(p) for p in [*inputs.audio, *inputs.visual]],
+    )
+    print(metrics)
