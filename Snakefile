@@ -39,4 +39,5 @@ rule all:
     input:
         maivar_targets(),
         mafnet_targets(),
+        twophase_targets(),
     default_target: True

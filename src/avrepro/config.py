@@ -38,7 +38,7 @@ def _check_references(config: dict) -> None:
             if dataset[key] != datasets[source][key]:
                 raise ConfigError(f"config key 'datasets.{name}.{key}' differs from "
                                   f"datasets.{source}.{key}: clips_from needs the same clips")
-    for paper, sampler in (("maivar", "tsn"), ("mafnet", "clips")):
+    for paper, sampler in (("maivar", "tsn"), ("mafnet", "clips"), ("twophase", "fps")):
         spec = config[paper]["frames"]
         if frames.get(spec, {}).get("sampler") != sampler:
             raise ConfigError(f"config key '{paper}.frames': {spec!r} is not a frames spec "

@@ -2,6 +2,7 @@
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import load_metafile
+from avrepro.variants import twophase as twophase_variants
 from avrepro.variants.maivar import backbone_code, variant_inputs
 
 ENV = "../../envs/avrepro.yaml"  # every rule's conda environment (--sdm conda)
@@ -21,6 +22,9 @@ MAFNET_SWEEP = [
     for rate in MAFNET["drop_rates"]
 ]
 MAFNET_FULL = format_variant("mafnet", fusion="concat", att="both", film="audio", drop="0.1")
+TWOPHASE = config["twophase"]
+# Two-phase's audio: at the spectrograms' rate, both channels kept (§II-A).
+TWOPHASE_AUDIO = f"audio-{TWOPHASE['spectrogram']['sample_rate']}-ch2"
 
 
 wildcard_constraints:
@@ -36,6 +40,8 @@ wildcard_constraints:
     paper=r"[a-z0-9]+",
     table=r"table\d+",
     windows=r"\d+",
+    channels=r"\d+",
+    kind="|".join(twophase_variants.SPECTROGRAMS),
 
 
 def datasets_of(raw):
@@ -139,6 +145,45 @@ def mafnet_hparams(variant):
     return {"schedule": MAFNET["schedule"], "model": MAFNET["models"][parse_variant(variant)[0]]}
 
 
+def twophase_media(dataset):
+    """The media stage's indexes: every two-phase run uses the clips whose audio and
+    frames both decoded."""
+    return {
+        "audio_media": media_shards(dataset, TWOPHASE_AUDIO, ""),
+        "frames_media": media_shards(dataset, f"frames-{TWOPHASE['frames']}", ".csv"),
+    }
+
+
+def twophase_branch_inputs(w):
+    v = twophase_variants.parse(w.variant)
+    inputs = {"manifest": manifest(w.dataset), **twophase_media(w.dataset)}
+    if v.model == "aud":
+        inputs["data"] = feature_shards(w.dataset, f"spec-{v.spectrogram}")
+    else:  # a visual branch fine-tunes its CNN on the sampled frames themselves
+        inputs["data"] = media_shards(w.dataset, f"frames-{TWOPHASE['frames']}", ".npz")
+        inputs["weights"] = weights_input(v.backbone)
+    return inputs
+
+
+def twophase_fusion_inputs(w):
+    """Phase II reads the embeddings of its frozen branches' runs (same seed)."""
+    name = twophase_variants.embedding_file(w.variant)
+    return {
+        "manifest": manifest(w.dataset),
+        "branches": [
+            f"{run_dir('twophase', w.dataset, branch, w.seed)}/{name}"
+            for branch in twophase_variants.fusion_branches(w.variant)
+        ],
+    }
+
+
+def twophase_hparams(w):
+    model = twophase_variants.parse(w.variant).model
+    schedule = {"aud": "audio", "vis": "visual", "fusion": "fusion"}[model]
+    shared = {k: TWOPHASE[k] for k in ("val_fraction", "mixup_alpha", "audio_widths")}
+    return {**shared, "schedule": TWOPHASE[schedule]}
+
+
 def table_metrics(w):
     table = load_metafile(metafile(w.paper)).tables[w.table]
     return [
@@ -164,6 +209,11 @@ def mafnet_targets():
     tables = [f"results/table{n}_mafnet.csv" for n in (1, 2, 3, 4)]
     figures = [f"results/fig{n}_mafnet.{ext}" for n in (6, 7) for ext in ("png", "pdf")]
     return tables + figures
+
+
+def twophase_targets():
+    tables = [f"results/table{n}_twophase.csv" for n in (1, 2)]
+    return tables + [f"results/fig4_twophase.{ext}" for ext in ("png", "pdf")]
 
 
 def maivar_targets():

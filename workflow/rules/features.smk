@@ -85,3 +85,20 @@ rule vggish_features:
         "logs/features/{dataset}/vggish-t{windows}/shard-{shard}.log",
     script:
         "../../scripts/vggish_features.py"
+
+
+# Two-phase's audio input: one store per spectrogram (MEL, GAM, CQT) with deltas.
+rule spectrogram_features:
+    input:
+        audio=f"results/media/{{dataset}}/{TWOPHASE_AUDIO}/shard-{{shard}}",
+    output:
+        "results/features/{dataset}/spec-{kind}/shard-{shard}.npz",
+    params:
+        spec=TWOPHASE["spectrogram"],
+    priority: 1
+    conda:
+        ENV
+    log:
+        "logs/features/{dataset}/spec-{kind}/shard-{shard}.log",
+    script:
+        "../../scripts/spectrogram_features.py"

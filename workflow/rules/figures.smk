@@ -111,3 +111,21 @@ rule fig7_mafnet:
         "logs/figures/fig7_mafnet.log",
     script:
         "../../scripts/fig7_mafnet.py"
+
+
+# Two-phase Figure 4: confusion matrices of the audio, visual and audio-visual f4 systems.
+rule fig4_twophase:
+    input:
+        [
+            f"{run_dir('twophase', 'dcase2021', f'fusion_fn-f4_mod-{m}', seed)}/metrics.json"
+            for m in ("a", "v", "av")
+            for seed in config["seeds"]
+        ],
+    output:
+        figure_outputs("fig4_twophase"),
+    conda:
+        ENV
+    log:
+        "logs/figures/fig4_twophase.log",
+    script:
+        "../../scripts/fig4_twophase.py"

@@ -16,6 +16,14 @@ rule extract_audio:
         "../../scripts/extract_audio.py"
 
 
+# Several channels (two-phase keeps the stereo pair): audio-{rate}-ch{channels}.
+use rule extract_audio as extract_audio_channels with:
+    output:
+        directory("results/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}"),
+    log:
+        "logs/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.log",
+
+
 rule sample_frames:
     input:
         lambda w: manifest(w.dataset),
