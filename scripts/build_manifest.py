@@ -1,7 +1,9 @@
 """Read a raw dataset's layout, keep the configured classes, probe every clip, and write
-the dataset's manifest and its coverage per split."""
+the dataset's manifest and its coverage per split (listed, downloaded, usable, with
+audio; for Kinetics also the clips yt-dlp could not fetch)."""
 
-from avrepro.data.manifest import build_manifest, coverage, write_manifest
+from avrepro.data.coverage import coverage_report, read_download_status
+from avrepro.data.manifest import build_manifest, write_manifest
 from avrepro.data.readers import read_listed
 from avrepro.jobs import redirect_to_log
 
@@ -11,6 +13,6 @@ with redirect_to_log(snakemake.log[0]):
     listed = read_listed(name, cfg, root)
     manifest = build_manifest(listed, cfg["classes"], probe_workers=snakemake.threads)
     write_manifest(manifest, snakemake.output.manifest)
-    table = coverage(manifest)
+    table = coverage_report(manifest, read_download_status(root))
     table.to_csv(snakemake.output.coverage, index=False)
     print(table.to_string(index=False))

@@ -200,7 +200,8 @@ def test_kinetics_videos_a_vanished_one_is_a_row_not_a_crash(kinetics_root, serv
             url_template=f"{url}/{{youtube_id}}.mp4",
         )
 
-    assert list(status.columns) == ["youtube_id", "label", "status", "reason"]
+    assert list(status.columns) == ["clip_id", "youtube_id", "label", "status", "reason"]
+    assert status.loc[1, "clip_id"] == "vanished001_000001_000003"  # the manifest's clip_id
     assert list(status["youtube_id"]) == ["present0001", "vanished001", "present0002"]
     assert list(status["status"]) == ["ok", "missing", "ok"]
     assert "404" in status.loc[1, "reason"]

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from avrepro.data.coverage import coverage_report
+from avrepro.data.coverage import coverage_report, read_download_status
 
 
 def manifest(rows):
@@ -65,3 +65,16 @@ def test_missing_columns_are_named():
         coverage_report(MANIFEST.drop(columns="has_audio"))
     with pytest.raises(ValueError, match=r"download status lacks columns \['clip_id'\]"):
         coverage_report(MANIFEST, pd.DataFrame({"youtube_id": ["a"], "status": ["ok"]}))
+
+
+def test_download_records_are_read_across_splits(tmp_path):
+    assert read_download_status(tmp_path) is None  # archives: no per-clip records
+    (tmp_path / "download_status").mkdir()
+    (tmp_path / "download_status" / "train.csv").write_text("clip_id,status,reason\na1,ok,\n")
+    (tmp_path / "download_status" / "val.csv").write_text(
+        "clip_id,status,reason\nv1,missing,Video unavailable\n")
+    status = read_download_status(tmp_path)
+    assert status.to_dict("list") == {"clip_id": ["a1", "v1"], "status": ["ok", "missing"],
+                                      "reason": ["", "Video unavailable"]}
+    report = coverage_report(MANIFEST, status).set_index("split")
+    assert report.loc["val", "download_failed"] == 1 and report.loc["all", "download_failed"] == 1

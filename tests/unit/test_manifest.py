@@ -13,7 +13,6 @@ from avrepro.data.manifest import (
     COLUMNS,
     ManifestError,
     build_manifest,
-    coverage,
     read_manifest,
     shard_rows,
     write_manifest,
@@ -127,23 +126,12 @@ def test_shards_partition_the_rows_by_position() -> None:
         shard_rows(df, 2, 2)
 
 
-def test_coverage_counts_usable_and_audio_per_split() -> None:
-    table = coverage(example())
-    assert table.to_dict("records") == [
-        {"split": "train", "listed": 3, "usable": 2, "with_audio": 2},
-        {"split": "test", "listed": 2, "usable": 2, "with_audio": 1},  # a2 has no audio
-    ]
-
-
-def test_val_is_a_split_and_coverage_orders_train_val_test(tmp_path: Path) -> None:
-    # AVE's validation set (MAFnet early-stops on it); listed last here on purpose.
+def test_val_is_a_split(tmp_path: Path) -> None:
+    # AVE's validation set (MAFnet early-stops on it).
     df = example()
     df.loc[[2, 4], "split"] = "val"
     write_manifest(df, tmp_path / "m.csv")
     assert read_manifest(tmp_path / "m.csv")["split"].tolist()[4] == "val"
-    table = coverage(df.iloc[::-1])
-    assert table["split"].tolist() == ["train", "val", "test"]
-    assert table["listed"].tolist() == [2, 2, 1]
 
 
 def reader_rows() -> pd.DataFrame:

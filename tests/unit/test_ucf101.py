@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from avrepro.data.manifest import LayoutError, build_manifest, coverage
+from avrepro.data.coverage import coverage_report
+from avrepro.data.manifest import LayoutError, build_manifest
 from avrepro.data.ucf101 import read_ucf101
 
 LISTS = {
@@ -65,7 +66,7 @@ def test_ucf51_is_split1_on_51_classes(real_root: Path, fixtures_dir: Path) -> N
     ucf51 = build_manifest(clips, classes)
     assert set(ucf51["status"]) == {"missing"}
     assert sorted(set(ucf51["label_index"])) == list(range(51))
-    counts = coverage(ucf51).set_index("split")["listed"].to_dict()
+    counts = coverage_report(ucf51).set_index("split")["listed"].to_dict()
     subsets = [entry["subset"] for entry in annotation["database"].values()]
     assert subsets.count("validation") == counts["test"] == 1944
     # The annotation drops exactly 9 training clips (the ones without an audio track).

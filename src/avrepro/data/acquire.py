@@ -34,7 +34,7 @@ from avrepro.data.kinetics import ANNOTATION_COLUMNS, ANNOTATION_FILES, read_ann
 from avrepro.data.ucf101 import LISTS_DIR, VIDEO_DIR
 from avrepro.data.youtube import WATCH_URL, ClipUnavailable, download_segment
 
-STATUS_COLUMNS = ["youtube_id", "label", "status", "reason"]
+STATUS_COLUMNS = ["clip_id", "youtube_id", "label", "status", "reason"]
 
 
 class AcquisitionError(Exception):
@@ -114,7 +114,8 @@ def acquire_kinetics_videos(
     annotations: the folder `acquire_kinetics_annotations` filled (root/annotations).
     classes: the labels to fetch (None: all). Clips already on disk are skipped, so an
     interrupted run resumes. A clip that cannot be fetched is a `missing` row with yt-dlp's
-    reason, not an error. Returns the status table (youtube_id, label, status, reason), also
+    reason, not an error. Returns the status table (clip_id, youtube_id, label, status,
+    reason), also
     written to root/download_status/{split}.csv.
     """
     root = Path(root)
@@ -147,6 +148,7 @@ def acquire_kinetics_videos(
 
     status = pd.DataFrame(
         {
+            "clip_id": [video_path(root, row).stem for row in records],
             "youtube_id": [row["youtube_id"] for row in records],
             "label": [row["label"] for row in records],
             "status": [state for state, _ in outcomes],

@@ -4,6 +4,8 @@ Datasets decay (Kinetics loses YouTube videos every month) and archives can lack
 so tables report how many clips a result rests on next to the paper's count (DESIGN.md).
 """
 
+from pathlib import Path
+
 import pandas as pd
 
 # Splits in reading order; any other split name follows them in order of appearance.
@@ -11,6 +13,17 @@ SPLIT_ORDER = ("train", "val", "test")
 TOTAL = "all"
 COLUMNS = ["split", "listed", "downloaded", "usable", "with_audio"]
 STATUS_COLUMNS = ["clip_id", "status"]
+# Where a downloader that fetches clip by clip (Kinetics' yt-dlp) records each clip.
+STATUS_DIR = "download_status"
+
+
+def read_download_status(root: str | Path) -> pd.DataFrame | None:
+    """The per-clip download records under root/download_status/ (one CSV per split), or
+    None for a dataset fetched as archives, which has none."""
+    paths = sorted(Path(root, STATUS_DIR).glob("*.csv"))
+    if not paths:
+        return None
+    return pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths])
 
 
 def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:

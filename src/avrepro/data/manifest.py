@@ -2,7 +2,7 @@
 
 Manifests, not directory scans, drive every later stage (DESIGN.md). A clip that is
 missing, empty, corrupt or has no video is a row with a status and a reason, never a
-crash; `coverage` counts what is usable so tables can report it.
+crash; `avrepro.data.coverage` counts what is usable so tables can report it.
 
 workflow/schemas/manifest.schema.yaml says what a valid row is. It is checked column by
 column here (`violations`), with vectorised pandas operations rather than one jsonschema
@@ -424,19 +424,3 @@ def shard_rows(df: pd.DataFrame, i: int, n: int) -> pd.DataFrame:
     if not 0 <= i < n:
         raise ValueError(f"shard index {i} is not in 0..{n - 1}")
     return df.iloc[i::n]
-
-
-def coverage(df: pd.DataFrame) -> pd.DataFrame:
-    """Per split, in SPLITS order: clips listed, usable (status ok), usable with sound."""
-    usable = df["status"] == "ok"
-    counts = pd.DataFrame(
-        {
-            "split": df["split"],
-            "listed": 1,
-            "usable": usable.astype(int),
-            "with_audio": (usable & df["has_audio"].astype(bool)).astype(int),
-        }
-    )
-    totals = counts.groupby("split", sort=False).sum()
-    order = [split for split in SPLITS if split in totals.index]
-    return totals.loc[order].reset_index()
