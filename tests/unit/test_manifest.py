@@ -164,6 +164,15 @@ def test_build_keeps_configured_classes_in_config_order(monkeypatch) -> None:
     manifest.validate_manifest(built, "built")
 
 
+def test_all_classes_are_every_listed_class_in_sorted_order(monkeypatch) -> None:
+    monkeypatch.setattr(manifest, "clip_status", fake_status)
+    built = build_manifest(reader_rows(), classes="all", probe_workers=2)
+    assert built["clip_id"].tolist() == ["x1", "y1", "z1", "y2"]
+    assert built["label_index"].tolist() == [0, 1, 2, 1]  # X, Y, Z
+    with pytest.raises(ManifestError, match="a list or 'all', got 'every'"):
+        build_manifest(reader_rows(), classes="every")
+
+
 def test_build_rejects_a_class_with_no_clips(monkeypatch) -> None:
     monkeypatch.setattr(manifest, "clip_status", fake_status)
     with pytest.raises(ManifestError, match=r"no clips in the dataset: \['HandStandPushups'\]"):

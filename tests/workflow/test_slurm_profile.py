@@ -11,7 +11,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
-GPU_RULES = {"audio_image_features", "video_features", "train_maivar"}
+# Every rule that runs a network; the workflow marks them with the resource gpu=1.
+GPU_RULES = {"audio_image_features", "video_features", "train_maivar", "densenet_features",
+             "vggish_features", "train_mafnet", "train_twophase_branch", "train_twophase_fusion"}
 
 
 def test_profile_routes_gpu_rules_to_the_gpu_partition(tmp_path):
@@ -21,12 +23,13 @@ def test_profile_routes_gpu_rules_to_the_gpu_partition(tmp_path):
     (tmp_path / "config.yaml").write_text((REPO / "tests/smoke/config.yaml").read_text())
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "--profile", "slurm", "--directory", str(tmp_path),
-         "--dry-run", "results/table1_maivar.csv"],
+         "--dry-run", "all"],
         cwd=REPO, env=env, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = re.findall(r"rule (\w+):\n(?:    .*\n)*?    resources: (.*)\n", done.stdout)
     assert {rule for rule, _ in jobs} >= GPU_RULES | {"manifest", "sample_frames", "table"}
+    assert {rule for rule, resources in jobs if "gpu=1" in resources} == GPU_RULES
     for rule, resources in jobs:
         assert "slurm_account=acct42" in resources, rule
         if rule in GPU_RULES:

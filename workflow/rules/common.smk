@@ -48,6 +48,15 @@ def datasets_of(raw):
     return [d for d in config["datasets"].values() if d["raw"] == raw]
 
 
+def raw_classes(raw):
+    """The classes to fetch of a raw dataset fetched class by class (Kinetics): those its
+    datasets configure; None (all) when one of them takes every class."""
+    lists = [d["classes"] for d in datasets_of(raw)]
+    if "all" in lists:
+        return None
+    return sorted({c for classes in lists for c in classes})
+
+
 def metafile(paper):
     return REPO / "workflow" / "papers" / f"{paper}.yaml"
 

@@ -14,7 +14,7 @@ rule acquire_raw:
         "resources/{raw}/.complete",
     params:
         cfg=lambda w: config["raw"][w.raw],
-        classes=lambda w: sorted({c for d in datasets_of(w.raw) for c in d["classes"]}),
+        classes=lambda w: raw_classes(w.raw),
         splits=lambda w: sorted({s for d in datasets_of(w.raw) for s in d.get("splits", {}).values()}),
     threads: 4
     priority: 3

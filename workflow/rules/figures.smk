@@ -102,7 +102,7 @@ rule fig7_mafnet:
         figure_outputs("fig7_mafnet"),
     params:
         dataset="AVE",
-        classes=config["datasets"]["ave"]["classes"],
+        classes=lambda w: config["datasets"]["ave"]["classes"],
         val_fraction=MAFNET["val_fraction"],
         tsne=MAFNET["tsne"],
     conda:

@@ -371,25 +371,34 @@ def _has_audio_stream(path: str) -> bool:
         return False
 
 
+ALL_CLASSES = "all"
+
+
 def build_manifest(
-    rows: pd.DataFrame, classes: Sequence[str], probe_workers: int = 8
+    rows: pd.DataFrame, classes: Sequence[str] | str, probe_workers: int = 8
 ) -> pd.DataFrame:
     """Keep the configured classes of a reader's rows and probe every clip.
 
     rows: (clip_id, path, label, split) from a dataset reader, and `audio_path` where the
     sound is a file of its own (DCASE): it is kept, and `has_audio` then says whether
     that file holds sound. classes: the class list from config; its order gives
-    label_index. Every configured class must occur in `rows`: a class with no clips is a
+    label_index; "all" keeps every class the rows name, in sorted order (Kinetics-400's
+    and Moments in Time's usual indexing). Every configured class must occur in `rows`: a
+    class with no clips is a
     misspelt name (UCF101 spells the folder HandstandPushups and its files
     HandStandPushups), not an empty class.
     Probing runs ffmpeg per file, which waits on disk and on a subprocess, so threads
     overlap it well.
     """
-    if len(set(classes)) != len(classes):
-        raise ManifestError(f"class list has duplicates: {list(classes)}")
     missing_columns = [column for column in READER_COLUMNS if column not in rows.columns]
     if missing_columns:
         raise ManifestError(f"reader rows lack columns {missing_columns}")
+    if isinstance(classes, str):
+        if classes != ALL_CLASSES:
+            raise ManifestError(f"classes must be a list or {ALL_CLASSES!r}, got {classes!r}")
+        classes = sorted(set(rows["label"]))
+    if len(set(classes)) != len(classes):
+        raise ManifestError(f"class list has duplicates: {list(classes)}")
     absent = sorted(set(classes) - set(rows["label"]))
     if absent:
         raise ManifestError(f"configured classes with no clips in the dataset: {absent}")
