@@ -164,7 +164,7 @@ def audio_branch(widths: tuple[int, ...] = AUDIO_WIDTHS, n_classes: int = N_CLAS
 # ---------------------------------------------------------------------------------------
 # Visual branches (Fig. 3): Keras InceptionV3 and ConvNeXtTiny "from the first layer to
 # the global pooling layer", ImageNet weights, fine-tuned. We use torchvision's networks
-# (randomly initialised; the ImageNet files are registered in features/weights.py under
+# (randomly initialised; the ImageNet files are registered in features/registry.py under
 # the same names and loaded by `load_visual_weights`).
 
 
