@@ -55,12 +55,15 @@ def write_manifest(path: Path, classes: list[str], sizes: dict[str, int]) -> Non
 
 def dry_run(workdir: Path, targets: list[str]) -> tuple[float, int]:
     start = time.perf_counter()
+    # Targets first: --configfile and --quiet take every word that follows them.
     done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--dry-run", "--quiet", "rules", *targets],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(workdir), "--dry-run", "--quiet", "rules",
+         "--configfile", str(workdir / "config.yaml")],
+        capture_output=True, text=True,
     )
+    if done.returncode:
+        sys.exit(f"dry run of {targets[:3]}... failed:\n{done.stderr[-3000:]}")
     seconds = time.perf_counter() - start
     total = re.search(r"^total\s+(\d+)", done.stdout, re.MULTILINE)
     return seconds, int(total[1]) if total else 0
