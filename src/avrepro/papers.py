@@ -128,13 +128,16 @@ def _cell(spec: dict) -> Cell:
 
 
 def metric_value(metrics: dict, metric: str) -> float | None:
-    """A row's `metric` from one run's metrics.json (None for a class the test split lacks).
+    """A row's `metric` from one run's metrics.json: None for a class the run's dataset
+    does not have (a smoke tier's subset of the scenes) or its test split lacks.
 
     Raises KeyError naming the metric when the run did not record it.
     """
     if metric == ACCURACY:
         return metrics[ACCURACY]
     label = metric[len(PER_CLASS) :]
+    if label not in metrics.get("classes", [label]):
+        return None
     per_class = metrics.get("per_class", {})
     if label not in per_class:
         raise KeyError(f"metrics of {metrics.get('variant')!r} have no {metric!r}; "

@@ -56,8 +56,12 @@ def test_metric_value_reads_accuracy_or_one_class():
     assert metric_value(metrics, "accuracy") == 90.0
     assert metric_value(metrics, "per_class.bus") == 97.5
     assert metric_value(metrics, "per_class.tram") is None  # no such clips in the test split
-    with pytest.raises(KeyError, match="per_class.park"):
+    with pytest.raises(KeyError, match="per_class.park"):  # recorded no class accuracies
         metric_value(metrics, "per_class.park")
+    # A class the run's dataset does not have (the smoke tier's subset of the scenes).
+    assert metric_value({**metrics, "classes": ["bus", "tram"]}, "per_class.park") is None
+    with pytest.raises(KeyError, match="per_class.bus"):
+        metric_value({"variant": "v", "classes": ["bus"], "per_class": {}}, "per_class.bus")
 
 
 @pytest.mark.parametrize("metric", ["f1_score", "per_class.", "per_class"])
