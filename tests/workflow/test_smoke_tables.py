@@ -23,12 +23,13 @@ def test_tables_carry_every_paper_row_with_its_reported_value(built, paper):
         frame = pd.read_csv(built / f"{key}_{paper}.csv")
         assert list(frame.method) == [row.method for row in spec.rows]
         for row, (_, out) in zip(spec.rows, frame.iterrows(), strict=True):
+            assert out.status == ("cited" if row.cited else "reproduced"), (key, row.method)
             for column, cell in row.cells.items():
                 prefix = "" if column == "value" else f"{column}_"
                 reported = out[f"{prefix}reported"]
                 assert (pd.isna(reported) and cell.reported is None) or reported == cell.reported
                 if cell.run is None:
-                    assert out.status == "cited" and pd.isna(out[f"{prefix}reproduced"])
+                    assert pd.isna(out[f"{prefix}reproduced"]), (key, row.method, column)
                 else:  # a run per seed, and per dataset where a column averages several
                     runs = seeds * len(spec.datasets[column])
                     label = row.metric.removeprefix("per_class.")
