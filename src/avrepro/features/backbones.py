@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from avrepro.features.bninception import BNInception
 from avrepro.features.registry import BACKBONES, Backbone
-from avrepro.features.weights import load_state_dict_strict, read_state_dict, to_backbone_state_dict
+from avrepro.features.weights import frozen_network
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,14 @@ def build_backbone(name: str, weights: Path | None, seed: int) -> nn.Module:
     Raises WeightsError naming the file if it is unreadable or its keys do not fit.
     """
     spec = backbone(name)
-    # fork_rng: seed construction without disturbing the caller's global RNG stream.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+
+    def make() -> nn.Module:
         if spec.timm_name is None:
-            model = BNInception()
-        else:
-            # num_classes=0 leaves timm's global average pool as the last layer.
-            model = timm.create_model(spec.timm_name, pretrained=False, num_classes=0)
-    if weights is not None:
-        state_dict = to_backbone_state_dict(name, read_state_dict(weights))
-        load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
-    model.requires_grad_(False)
-    return model.eval()
+            return BNInception()
+        # num_classes=0 leaves timm's global average pool as the last layer.
+        return timm.create_model(spec.timm_name, pretrained=False, num_classes=0)
+
+    return frozen_network(name, make, weights, seed)
 
 
 def extract(

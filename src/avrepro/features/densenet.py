@@ -17,7 +17,7 @@ import torchvision
 from torch import nn
 from tqdm import tqdm
 
-from avrepro.features.weights import load_state_dict_strict, read_state_dict, to_backbone_state_dict
+from avrepro.features.weights import frozen_network
 
 NAME = "densenet201"
 INPUT_SIZE = 224
@@ -55,14 +55,7 @@ def map_size(side: int) -> int:
 def build_densenet(weights: Path | None, seed: int = SEED) -> DenseNetMaps:
     """A frozen DenseNetMaps in eval mode: weights from a local file (never the network),
     or random ones drawn from `seed`. Raises WeightsError naming a file that does not fit."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = DenseNetMaps()
-    if weights is not None:
-        state_dict = to_backbone_state_dict(NAME, read_state_dict(weights))
-        load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
-    model.requires_grad_(False)
-    return model.eval()
+    return frozen_network(NAME, DenseNetMaps, weights, seed)
 
 
 def clip_maps(

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from avrepro.features.weights import load_state_dict_strict, read_state_dict, to_backbone_state_dict
+from avrepro.features.weights import frozen_network
 from avrepro.media.audio import load_wav
 
 NAME = "vggish"
@@ -130,14 +130,7 @@ class VGGish(nn.Module):
 def build_vggish(weights: Path | None, seed: int = SEED) -> VGGish:
     """A frozen VGGish in eval mode: weights from a local file (never the network), or
     random ones drawn from `seed`. Raises WeightsError naming a file that does not fit."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = VGGish()
-    if weights is not None:
-        state_dict = to_backbone_state_dict(NAME, read_state_dict(weights))
-        load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
-    model.requires_grad_(False)
-    return model.eval()
+    return frozen_network(NAME, VGGish, weights, seed)
 
 
 def clip_maps(

@@ -13,6 +13,7 @@ differences between a published file and our model are undone at load time by
 """
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -150,3 +151,20 @@ def _preview(keys: list[str], limit: int = 8) -> str:
         return "none"
     shown = ", ".join(keys[:limit])
     return f"({len(keys)}) {shown}" + (", ..." if len(keys) > limit else "")
+
+
+def frozen_network(
+    name: str, make: Callable[[], nn.Module], weights: Path | None, seed: int
+) -> nn.Module:
+    """A frozen network in eval mode: `make()` under `seed` (random weights, the smoke
+    tier; the caller's random state is left as it was), then filled from the local
+    weights file of network `name` when one is given (never the network). Raises
+    WeightsError naming a file that is unreadable or does not fit."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make()
+    if weights is not None:
+        state_dict = to_backbone_state_dict(name, read_state_dict(weights))
+        load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
+    model.requires_grad_(False)
+    return model.eval()

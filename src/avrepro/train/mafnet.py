@@ -34,9 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-import yaml
 from torch import nn
 
 from avrepro.data.manifest import read_manifest
@@ -47,6 +45,7 @@ from avrepro.models.mafnet import MAFnet, check_config
 from avrepro.naming import format_variant, parse_variant
 from avrepro.train.clips import assemble, decodable, holdout
 from avrepro.train.loop import Schedule, Split, TrainStep, cross_entropy_step, evaluate, fit
+from avrepro.train.run_folder import predictions, write_run
 
 BASELINES = {"attcluster": AttentionCluster, "dmrn": DMRN}
 SPLITS = ("train", "val", "test")
@@ -293,17 +292,9 @@ def run(
     model.load_state_dict(result.best_state)
     _, test_acc, probs = evaluate(model, test, schedule.batch_size, torch.device(device))
 
-    torch.save({"variant": variant, "n_classes": n_classes, "dims": dims,
-                "model_kwargs": model_kwargs, "state": result.best_state,
-                "best_epoch": result.best_epoch}, out_dir / "model.pt")
-    pd.DataFrame({
-        "clip_id": splits["test"].clip_ids.astype(str),
-        "label_index": splits["test"].labels,
-        "prediction": probs.argmax(1).numpy(),
-        "confidence": probs.max(1).values.numpy(),
-    }).to_parquet(out_dir / "predictions.parquet", index=False)
-    pd.DataFrame(result.history).to_csv(out_dir / "history.csv", index=False)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    model_record = {"variant": variant, "n_classes": n_classes, "dims": dims,
+                    "model_kwargs": model_kwargs, "state": result.best_state,
+                    "best_epoch": result.best_epoch}
     metrics = {
         "paper": "mafnet",
         "dataset": dataset,
@@ -314,10 +305,10 @@ def run(
         "val_accuracy": 100 * result.history[result.best_epoch]["val_acc"],
         "clips": {name: len(splits[name].clip_ids) for name in SPLITS},
     }
-    tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out_dir / "metrics.json")  # last: its presence marks a finished run
-    return metrics
+    test_clips = splits["test"]
+    return write_run(out_dir, model_record,
+                     predictions(test_clips.clip_ids, test_clips.labels, probs),
+                     result.history, run_config, metrics)
 
 
 @torch.no_grad()

@@ -9,9 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-import yaml
 
 from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store
@@ -19,6 +17,7 @@ from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
 from avrepro.naming import parse_variant
 from avrepro.train.clips import assemble, decodable, holdout
 from avrepro.train.loop import Schedule, Split, evaluate, fit
+from avrepro.train.run_folder import predictions, write_run
 
 
 def standardization(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,18 +116,9 @@ def run(
     model.load_state_dict(result.best_state)
     _, test_acc, probs = evaluate(model, splits[2], schedule.batch_size, torch.device(device))
 
-    torch.save({"model": model_name, "state": result.best_state, "input_dims": dims,
-                "standardization": stats, "best_epoch": result.best_epoch},
-               out_dir / "model.pt")
+    model_record = {"model": model_name, "state": result.best_state, "input_dims": dims,
+                    "standardization": stats, "best_epoch": result.best_epoch}
     test_rows = rows[test]
-    pd.DataFrame({
-        "clip_id": test_rows.clip_id.to_numpy(),
-        "label_index": test_rows.label_index.to_numpy(),
-        "prediction": probs.argmax(1).numpy(),
-        "confidence": probs.max(1).values.numpy(),
-    }).to_parquet(out_dir / "predictions.parquet", index=False)
-    pd.DataFrame(result.history).to_csv(out_dir / "history.csv", index=False)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
     metrics = {
         "paper": "maivar",
         "variant": variant,
@@ -139,7 +129,8 @@ def run(
         "clips": {"train": int(train.sum()), "val": int(val.sum()), "test": int(test.sum()),
                   "listed": len(manifest), "unusable": int(len(manifest) - len(rows))},
     }
-    tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out_dir / "metrics.json")  # last: its presence marks a finished run
-    return metrics
+    return write_run(
+        out_dir, model_record,
+        predictions(test_rows.clip_id.to_numpy(), test_rows.label_index.to_numpy(), probs),
+        result.history, run_config, metrics,
+    )

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
@@ -31,6 +30,7 @@ from avrepro.models.twophase import (
 )
 from avrepro.train.clips import assemble, decodable
 from avrepro.train.loop import Schedule, Split, TrainStep, fit
+from avrepro.train.run_folder import predictions, write_run
 from avrepro.variants.twophase import (
     BACKBONES,
     EMBEDDING_FILES,
@@ -231,30 +231,21 @@ def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks
                classes: list[str], n_listed: int) -> dict:
     """model.pt, predictions.parquet, history.csv, config.yaml and, last, metrics.json."""
     test = masks["test"]
-    torch.save({**model_record, "variant": variant, "state": result.best_state,
-                "best_epoch": result.best_epoch}, out_dir / "model.pt")
-    labels, predictions = rows.label_index.to_numpy()[test], probs[test].argmax(1)
-    pd.DataFrame({
-        "clip_id": rows.clip_id.to_numpy()[test],
-        "label_index": labels,
-        "prediction": predictions,
-        "confidence": probs[test].max(1),
-    }).to_parquet(out_dir / "predictions.parquet", index=False)
-    pd.DataFrame(result.history).to_csv(out_dir / "history.csv", index=False)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    tested = predictions(rows.clip_id.to_numpy()[test], rows.label_index.to_numpy()[test],
+                         probs[test])
     metrics = {
         "paper": PAPER, "variant": variant, "seed": seed,
-        **classification_metrics(labels, predictions, classes),
+        **classification_metrics(tested.label_index.to_numpy(), tested.prediction.to_numpy(),
+                                 classes),
         "best_epoch": result.best_epoch,
         "val_accuracy": 100 * result.history[result.best_epoch]["val_acc"],
         "clips": {"train": int(masks["train"].sum()), "val": int(masks["val"].sum()),
                   "test": int(test.sum()), "listed": n_listed,
                   "unusable": int(n_listed - len(rows))},
     }
-    tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out_dir / "metrics.json")  # last: its presence marks a finished run
-    return metrics
+    model = {**model_record, "variant": variant, "state": result.best_state,
+             "best_epoch": result.best_epoch}
+    return write_run(out_dir, model, tested, result.history, run_config, metrics)
 
 
 def _masks(rows: pd.DataFrame, val_fraction: float) -> dict[str, np.ndarray]:

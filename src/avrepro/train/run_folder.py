@@ -1,0 +1,37 @@
+"""A finished run's folder (results/{paper}/{dataset}/{variant}/seed{seed}/): model.pt,
+predictions.parquet, history.csv, config.yaml and, written last, metrics.json, whose
+presence marks the run finished (checkpoint.pt, the resumable state, is the loop's)."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+
+def predictions(clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """Test predictions: clip_id, label_index, prediction and its confidence per clip;
+    probs (N, n_classes) are class probabilities."""
+    probs = np.asarray(probs)
+    return pd.DataFrame({
+        "clip_id": np.asarray(clip_ids).astype(str),
+        "label_index": labels,
+        "prediction": probs.argmax(1),
+        "confidence": probs.max(1),
+    })
+
+
+def write_run(out_dir: Path, model: dict, predictions: pd.DataFrame, history: list[dict],
+              run_config: dict, metrics: dict) -> dict:
+    """Write the run's files into `out_dir`; metrics.json goes last and atomically."""
+    torch.save(model, out_dir / "model.pt")
+    predictions.to_parquet(out_dir / "predictions.parquet", index=False)
+    pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    tmp = out_dir / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2))
+    os.replace(tmp, out_dir / "metrics.json")
+    return metrics
