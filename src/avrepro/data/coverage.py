@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-# Splits in reading order; any other split name follows them in order of appearance.
-SPLIT_ORDER = ("train", "val", "test")
+from avrepro.data.manifest import SPLITS
+
 TOTAL = "all"
 COLUMNS = ["split", "listed", "downloaded", "usable", "with_audio"]
 STATUS_COLUMNS = ["clip_id", "status"]
@@ -63,7 +63,8 @@ def coverage_report(
         columns.append("download_failed")
 
     per_split = counts.groupby("split", sort=False).sum()
-    known = [split for split in SPLIT_ORDER if split in per_split.index]
+    # The manifest's splits in reading order; any other name follows in order of appearance.
+    known = [split for split in SPLITS if split in per_split.index]
     order = known + [split for split in per_split.index if split not in known]
     report = per_split.loc[order]
     report.loc[TOTAL] = report.sum()

@@ -40,7 +40,7 @@ COLUMNS = [
 # file of its own (DCASE's WAVs) rather than the video's audio track.
 OPTIONAL_COLUMNS = ["audio_path"]
 READER_COLUMNS = ["clip_id", "path", "label", "split"]
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test")  # the schema's split names, in reading order
 
 # The schema lives with the workflow's other schemas so that Snakemake rules and this
 # module check manifests against the same file; src/avrepro/data/ -> repository root.
