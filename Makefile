@@ -1,19 +1,17 @@
 # The README's two commands: `make smoke` (the smoke tier, end to end) and `make test`.
-# Both create .venv from pyproject.toml on first use, with the Debian packages of
-# scripts/install_system_packages.sh where root may install them; nothing is installed by hand.
+# Both set up on first use through scripts/setup.sh (the venv from pyproject.toml, librosa's
+# compiled kernels, optional Debian packages); nothing is installed by hand.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+SETUP_INPUTS := pyproject.toml scripts/setup.sh scripts/install_system_packages.sh \
+	src/avrepro/numba_cache.py
 
 .PHONY: smoke test lint clean-smoke
 
-$(STAMP): pyproject.toml scripts/install_system_packages.sh
-	scripts/install_system_packages.sh
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
-	touch $@
+$(STAMP): $(SETUP_INPUTS)
+	scripts/setup.sh $^
 
 smoke: $(STAMP)
 	$(BIN)/snakemake --directory tests/smoke --cores $(CORES) all
@@ -26,4 +24,5 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint --directory tests/smoke
 
 clean-smoke:
-	rm -rf tests/smoke/results tests/smoke/resources tests/smoke/logs tests/smoke/.snakemake
+	rm -rf tests/smoke/results tests/smoke/resources tests/smoke/logs tests/smoke/benchmarks \
+		tests/smoke/.snakemake

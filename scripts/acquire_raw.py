@@ -4,7 +4,7 @@ synthetic stand-in in the same layout (smoke tier). `.complete` is written last.
 from pathlib import Path
 
 from avrepro.data import acquire, synthetic
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 
 raw, cfg = snakemake.wildcards.raw, snakemake.params.cfg
 root = Path(snakemake.output[0]).parent
@@ -22,7 +22,7 @@ DOWNLOADERS = {
     "moments_mini": acquire.acquire_mit,
 }
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     if cfg["acquire"] == "synthetic":
         if raw not in SYNTHESIZERS:
             raise ValueError(

@@ -5,11 +5,11 @@ audio; for Kinetics also the clips yt-dlp could not fetch)."""
 from avrepro.data.coverage import coverage_report, read_download_status
 from avrepro.data.manifest import build_manifest, write_manifest
 from avrepro.data.readers import read_listed
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 
 name, cfg, root = snakemake.wildcards.dataset, snakemake.params.cfg, snakemake.params.root
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     listed = read_listed(name, cfg, root)
     manifest = build_manifest(listed, cfg["classes"], probe_workers=snakemake.threads)
     write_manifest(manifest, snakemake.output.manifest)

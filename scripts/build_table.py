@@ -1,12 +1,12 @@
 """Write a paper table: reported numbers from the metafile beside ours, from metrics files."""
 
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.papers import load_metafile
 from avrepro.tables import build_table, load_metrics
 
 w = snakemake.wildcards
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     meta = load_metafile(snakemake.input.metafile)
     table = meta.tables[w.table]
     paper_clips = {name: spec.get("clips") for name, spec in meta.datasets.items()}

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from avrepro.features.weights import fetch_weights
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     path = fetch_weights(snakemake.params.backbone, Path(snakemake.output[0]).parent)
     print(f"weights of {snakemake.params.backbone}: {path}")

@@ -5,7 +5,7 @@ count: the path's {rate} wildcard, and its {channels} wildcard where the rule ha
 from pathlib import Path
 
 from avrepro.data.manifest import read_manifest, shard_rows
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.media.shards import extract_audio_shard
 
 w = snakemake.wildcards
@@ -13,7 +13,7 @@ n_shards = snakemake.config["datasets"][w.dataset]["n_shards"]
 channels = int(w.get("channels", 1))
 out_dir = Path(snakemake.output[0])
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     rows = shard_rows(read_manifest(snakemake.input[0]), int(w.shard), n_shards)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = extract_audio_shard(rows, out_dir, sample_rate=int(w.rate), channels=channels)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from avrepro.figures.common import save
 from avrepro.figures.mafnet import fig6_drop_rates
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     metrics = [json.loads(Path(p).read_text()) for p in snakemake.input]
     save(fig6_drop_rates(metrics, snakemake.params.dataset), snakemake.output)

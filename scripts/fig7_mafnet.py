@@ -5,12 +5,12 @@ from pathlib import Path
 
 from avrepro.figures.common import save, tsne_2d, tsne_panels
 from avrepro.figures.mafnet import sample_windows
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.train.mafnet import film_embeddings, load_clips, load_model
 
 inputs, params = snakemake.input, snakemake.params
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     clips = load_clips(
         Path(inputs.manifest), inputs.audio, inputs.visual,
         {"audio": [Path(p) / "index.csv" for p in inputs.audio_media],

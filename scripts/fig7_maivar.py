@@ -6,10 +6,10 @@ import pandas as pd
 
 from avrepro.figures.common import save
 from avrepro.figures.maivar import fig7_convergence
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.naming import parse_variant
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     histories = {}
     for path in map(Path, snakemake.input):
         rep = parse_variant(path.parent.parent.name)[1]["rep"]  # .../{variant}/seed{s}/

@@ -8,13 +8,13 @@ from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store
 from avrepro.figures.common import save, tsne_2d, tsne_panels
 from avrepro.figures.maivar import fused_embedding
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.train.clips import assemble
 from avrepro.train.maivar import load_model, standardize
 
 inputs, params = snakemake.input, snakemake.params
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     stores = {"audio": read_store(inputs.audio), "video": read_store(inputs.video)}
     rows, feats = assemble(read_manifest(inputs.manifest), stores)
     test = np.flatnonzero(rows.split == "test")[: params.tsne["max_points"]]

@@ -9,12 +9,12 @@ from avrepro.data.manifest import read_manifest
 from avrepro.features.audio_images import SHORT_CODES, render_all
 from avrepro.figures.common import save
 from avrepro.figures.maivar import fig9_representations
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.media.audio import load_wav
 
 audio_dir = Path(snakemake.input.audio)
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     audio_ok = pd.read_csv(audio_dir / "index.csv").query("audio_status == 'ok'").clip_id
     with np.load(snakemake.input.frames) as data:
         frame_ids = list(data["clip_id"])

@@ -3,13 +3,13 @@
 from pathlib import Path
 
 from avrepro.data.manifest import read_manifest, shard_rows
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 from avrepro.media.shards import sample_frames_shard
 
 w = snakemake.wildcards
 n_shards = snakemake.config["datasets"][w.dataset]["n_shards"]
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     rows = shard_rows(read_manifest(snakemake.input[0]), int(w.shard), n_shards)
     index = sample_frames_shard(rows, snakemake.params.spec, Path(snakemake.output.frames))
     index.to_csv(snakemake.output.index, index=False)

@@ -32,9 +32,9 @@ log() { echo "slurm_local: $*" >&2; }
 running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 install_packages() {
-    "$(dirname "$0")/install_system_packages.sh"
+    "$(dirname "$0")/install_system_packages.sh" slurm-wlm munge
     if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-        log "slurm-wlm and munge are not installed (scripts/install_system_packages.sh needs root)"
+        log "slurm-wlm and munge could not be installed (see the warnings above)"
         exit 1
     fi
 }

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from avrepro.features.spectrograms import SpectrogramSpec, spectrogram_shard
 from avrepro.features.store import write_shard
-from avrepro.jobs import redirect_to_log
+from avrepro.jobs import job
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     clip_ids, features = spectrogram_shard(
         Path(snakemake.input.audio), snakemake.wildcards.kind,
         SpectrogramSpec(**snakemake.params.spec),

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.jobs import job, resolve_device
 from avrepro.train import mafnet
 
 inputs, w, params = snakemake.input, snakemake.wildcards, snakemake.params
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     splits = mafnet.load_clips(
         Path(inputs.manifest), inputs.audio, inputs.visual,
         {"audio": [Path(p) / "index.csv" for p in inputs.audio_media],

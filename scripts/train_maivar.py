@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.jobs import job, resolve_device
 from avrepro.train import maivar
 
 inputs, w = snakemake.input, snakemake.wildcards
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     metrics = maivar.run(
         variant=w.variant,
         manifest_path=Path(inputs.manifest),

@@ -3,7 +3,7 @@ fusion, as the variant says."""
 
 from pathlib import Path
 
-from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.jobs import job, resolve_device
 from avrepro.train import twophase
 from avrepro.variants.twophase import fusion_branches, parse
 
@@ -11,7 +11,7 @@ inputs, w, params = snakemake.input, snakemake.wildcards, snakemake.params
 out_dir = Path(snakemake.output.metrics).parent
 device = resolve_device(params.device)
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     if parse(w.variant).model == "fusion":
         metrics = twophase.run_fusion(
             variant=w.variant,

@@ -7,11 +7,11 @@ import numpy as np
 
 from avrepro.features.store import write_shard
 from avrepro.features.vggish import shard_features
-from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.jobs import job, resolve_device
 
 params = snakemake.params
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     clip_ids, maps, n_valid = shard_features(
         audio_dir=Path(snakemake.input.audio),
         weights=Path(snakemake.input.weights) if snakemake.input.weights else None,

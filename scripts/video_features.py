@@ -4,11 +4,11 @@ from pathlib import Path
 
 from avrepro.features.extract import video_features
 from avrepro.features.store import write_shard
-from avrepro.jobs import redirect_to_log, resolve_device
+from avrepro.jobs import job, resolve_device
 
 params = snakemake.params
 
-with redirect_to_log(snakemake.log[0]):
+with job(snakemake.log[0]):
     clip_ids, features = video_features(
         frames_path=Path(snakemake.input.frames),
         backbone=snakemake.wildcards.backbone,

@@ -20,6 +20,8 @@ rule acquire_raw:
     priority: 3
     conda:
         ENV
+    benchmark:
+        "benchmarks/acquire/{raw}.tsv",
     log:
         "logs/acquire/{raw}.log",
     script:
@@ -39,6 +41,8 @@ for _backbone in KNOWN_WEIGHTS:
         localrule: True
         conda:
             ENV
+        benchmark:
+            f"benchmarks/weights/{_backbone}.tsv",
         log:
             f"logs/weights/{_backbone}.log",
         script:
@@ -58,6 +62,8 @@ rule manifest:
     priority: 3
     conda:
         ENV
+    benchmark:
+        "benchmarks/manifest/{dataset}.tsv",
     log:
         "logs/manifest/{dataset}.log",
     script:

@@ -19,6 +19,8 @@ rule audio_image_features:
     priority: 1
     conda:
         ENV
+    benchmark:
+        "benchmarks/features/{dataset}/{backbone}-audio/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log",
     script:
@@ -39,6 +41,8 @@ rule video_features:
     priority: 1
     conda:
         ENV
+    benchmark:
+        "benchmarks/features/{dataset}/{backbone}-{spec}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/{backbone}-{spec}/shard-{shard}.log",
     script:
@@ -60,6 +64,8 @@ rule densenet_features:
     priority: 1
     conda:
         ENV
+    benchmark:
+        "benchmarks/features/{dataset}/densenet201-{spec}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/densenet201-{spec}/shard-{shard}.log",
     script:
@@ -81,6 +87,8 @@ rule vggish_features:
     priority: 1
     conda:
         ENV
+    benchmark:
+        "benchmarks/features/{dataset}/vggish-t{windows}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/vggish-t{windows}/shard-{shard}.log",
     script:
@@ -98,6 +106,8 @@ rule spectrogram_features:
     priority: 1
     conda:
         ENV
+    benchmark:
+        "benchmarks/features/{dataset}/spec-{kind}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/spec-{kind}/shard-{shard}.log",
     script:

@@ -14,6 +14,8 @@ rule fig6_maivar:
         figure_outputs("fig6_maivar"),
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig6_maivar.tsv",
     log:
         "logs/figures/fig6_maivar.log",
     script:
@@ -31,6 +33,8 @@ rule fig7_maivar:
         figure_outputs("fig7_maivar"),
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig7_maivar.tsv",
     log:
         "logs/figures/fig7_maivar.log",
     script:
@@ -51,6 +55,8 @@ rule fig8_maivar:
         hidden=MAIVAR["hidden"],
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig8_maivar.tsv",
     log:
         "logs/figures/fig8_maivar.log",
     script:
@@ -68,6 +74,8 @@ rule fig9_maivar:
         image_size=MAIVAR["image_size"],
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig9_maivar.tsv",
     log:
         "logs/figures/fig9_maivar.log",
     script:
@@ -88,6 +96,8 @@ rule fig6_mafnet:
         dataset="AVE",
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig6_mafnet.tsv",
     log:
         "logs/figures/fig6_mafnet.log",
     script:
@@ -107,6 +117,8 @@ rule fig7_mafnet:
         tsne=MAFNET["tsne"],
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig7_mafnet.tsv",
     log:
         "logs/figures/fig7_mafnet.log",
     script:
@@ -125,6 +137,8 @@ rule fig4_twophase:
         figure_outputs("fig4_twophase"),
     conda:
         ENV
+    benchmark:
+        "benchmarks/figures/fig4_twophase.tsv",
     log:
         "logs/figures/fig4_twophase.log",
     script:

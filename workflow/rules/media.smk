@@ -10,6 +10,8 @@ rule extract_audio:
     priority: 2
     conda:
         ENV
+    benchmark:
+        "benchmarks/media/{dataset}/audio-{rate}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/audio-{rate}/shard-{shard}.log",
     script:
@@ -20,6 +22,8 @@ rule extract_audio:
 use rule extract_audio as extract_audio_channels with:
     output:
         directory("results/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}"),
+    benchmark:
+        "benchmarks/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.log",
 
@@ -35,6 +39,8 @@ rule sample_frames:
     priority: 2
     conda:
         ENV
+    benchmark:
+        "benchmarks/media/{dataset}/frames-{spec}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/frames-{spec}/shard-{shard}.log",
     script:

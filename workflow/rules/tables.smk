@@ -14,6 +14,8 @@ rule table:
         ),
     conda:
         ENV
+    benchmark:
+        "benchmarks/tables/{table}_{paper}.tsv",
     log:
         "logs/tables/{table}_{paper}.log",
     script:

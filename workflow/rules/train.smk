@@ -15,6 +15,8 @@ rule train_maivar:
         gpu=1,
     conda:
         ENV
+    benchmark:
+        "benchmarks/maivar/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/maivar/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -38,6 +40,8 @@ rule train_mafnet:
         gpu=1,
     conda:
         ENV
+    benchmark:
+        "benchmarks/mafnet/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/mafnet/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -65,6 +69,8 @@ rule train_twophase_branch:
         gpu=1,
     conda:
         ENV
+    benchmark:
+        "benchmarks/twophase/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/twophase/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -89,6 +95,8 @@ rule train_twophase_fusion:
         gpu=1,
     conda:
         ENV
+    benchmark:
+        "benchmarks/twophase/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/twophase/{dataset}/{variant}/seed{seed}.log",
     script:
