@@ -23,6 +23,7 @@ with job(snakemake.log[0]):
         seed=int(w.seed),
         out_dir=Path(snakemake.output.metrics).parent,
         device=resolve_device(params.device),
+        checkpoint_interval_s=snakemake.config["checkpoint_interval_s"],
         sources=[Path(p) for p in [*inputs.audio, *inputs.visual]],
     )
     print(metrics)

@@ -22,5 +22,6 @@ with job(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent,
         video_mlp=Path(inputs.video_mlp) if "video_mlp" in inputs.keys() else None,
         device=resolve_device(snakemake.params.device),
+        checkpoint_interval_s=snakemake.config["checkpoint_interval_s"],
     )
     print(metrics)

@@ -10,6 +10,7 @@ from avrepro.variants.twophase import fusion_branches, parse
 inputs, w, params = snakemake.input, snakemake.wildcards, snakemake.params
 out_dir = Path(snakemake.output.metrics).parent
 device = resolve_device(params.device)
+checkpointing = {"checkpoint_interval_s": snakemake.config["checkpoint_interval_s"]}
 
 with job(snakemake.log[0]):
     if parse(w.variant).model == "fusion":
@@ -19,6 +20,7 @@ with job(snakemake.log[0]):
             branch_dirs={b: Path(p).parent for b, p in
                          zip(fusion_branches(w.variant), inputs.branches, strict=True)},
             hparams=params.hparams, seed=int(w.seed), out_dir=out_dir, device=device,
+            **checkpointing,
         )
     else:
         metrics = twophase.run_branch(
@@ -29,5 +31,6 @@ with job(snakemake.log[0]):
                            "frames": [Path(p) for p in inputs.frames_media]},
             hparams=params.hparams, seed=int(w.seed), out_dir=out_dir,
             weights=Path(inputs.weights) if inputs.get("weights") else None, device=device,
+            **checkpointing,
         )
     print({k: v for k, v in metrics.items() if k != "confusion"})

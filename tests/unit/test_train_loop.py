@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from avrepro.models.maivar import MLP
+from avrepro.train import loop
 from avrepro.train.loop import Schedule, Split, fit
 
 DEVICE = torch.device("cpu")
@@ -15,12 +16,13 @@ def toy_split(n, seed):
     return Split(inputs=(x,), labels=(x[:, 0] > 0).long())
 
 
-def train(tmp_path, epochs, fingerprint="run", name="ckpt.pt"):
+def train(tmp_path, epochs, fingerprint="run", name="ckpt.pt", checkpoint_interval_s=0.0):
     torch.manual_seed(3)
     model = MLP(8, 2, hidden=16)
     result = fit(model, toy_split(64, 0), toy_split(16, 1), toy_split(16, 2),
                  Schedule(epochs=epochs, batch_size=8, lr=1e-2), seed=3,
-                 checkpoint=tmp_path / name, device=DEVICE, fingerprint=fingerprint)
+                 checkpoint=tmp_path / name, device=DEVICE, fingerprint=fingerprint,
+                 checkpoint_interval_s=checkpoint_interval_s)
     return model, result
 
 
@@ -62,6 +64,30 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, monkeypatch):
     assert resumed_result.history == full_result.history
     for pa, pb in zip(full.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def saved_epochs(monkeypatch) -> list[int]:
+    """The epochs after which fit writes its checkpoint (the writes themselves are skipped)."""
+    saved = []
+    monkeypatch.setattr(loop, "_save_atomic", lambda state, path: saved.append(state["epoch"]))
+    return saved
+
+
+def test_checkpoints_follow_the_wall_clock_and_the_last_epoch_is_always_saved(
+        tmp_path, monkeypatch):
+    saved = saved_epochs(monkeypatch)
+    train(tmp_path, 6, checkpoint_interval_s=3600)  # seconds of training, an hour's interval
+    assert saved == [5]
+    saved.clear()
+    train(tmp_path, 6, checkpoint_interval_s=0)
+    assert saved == [0, 1, 2, 3, 4, 5]
+    # A clock that moves 100 s per reading: fit reads it once at the start and once after
+    # each epoch, so with a 250 s interval every third epoch is saved, and the last.
+    saved.clear()
+    clock = iter(range(0, 10_000, 100))
+    monkeypatch.setattr(loop.time, "monotonic", lambda: next(clock))
+    train(tmp_path, 8, checkpoint_interval_s=250)
+    assert saved == [2, 5, 7]
 
 
 def test_a_changed_run_does_not_resume_a_foreign_checkpoint(tmp_path):

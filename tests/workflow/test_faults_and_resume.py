@@ -30,7 +30,7 @@ TABLE = "results/table1_maivar.csv"
 RUN = Path("results/maivar/ucf51/vmlp/seed0")
 RUN_LOG = Path("logs/maivar/ucf51/vmlp/seed0.log")
 # A schedule long enough to be killed part-way, with a checkpoint after every epoch.
-RESUME_SCHEDULE = {"epochs": 20, "batch_size": 8, "lr": 1.0e-3, "l1": 0.0, "checkpoint_every": 1}
+RESUME_SCHEDULE = {"epochs": 20, "batch_size": 8, "lr": 1.0e-3, "l1": 0.0}
 CHECKPOINT_TIMEOUT_S = 300
 pytestmark = pytest.mark.workflow
 
@@ -107,7 +107,8 @@ def copy_for_resume(workdir: Path, destination: Path) -> Path:
     """A copy of the built tier whose video MLP gets RESUME_SCHEDULE (a changed parameter,
     so Snakemake reruns it), with the finished run's checkpoint removed."""
     shutil.copytree(workdir, destination, symlinks=True)
-    (destination / "resume.yaml").write_text(yaml.safe_dump({"maivar": {"vmlp": RESUME_SCHEDULE}}))
+    (destination / "resume.yaml").write_text(yaml.safe_dump(
+        {"checkpoint_interval_s": 0, "maivar": {"vmlp": RESUME_SCHEDULE}}))
     (destination / RUN / "checkpoint.pt").unlink()
     return destination
 

@@ -21,7 +21,7 @@ rule acquire_raw:
     conda:
         ENV
     benchmark:
-        "benchmarks/acquire/{raw}.tsv",
+        "benchmarks/acquire_raw/{raw}.tsv",
     log:
         "logs/acquire/{raw}.log",
     script:
@@ -42,7 +42,7 @@ for _backbone in KNOWN_WEIGHTS:
         conda:
             ENV
         benchmark:
-            f"benchmarks/weights/{_backbone}.tsv",
+            f"benchmarks/download_weights_{_backbone}.tsv",
         log:
             f"logs/weights/{_backbone}.log",
         script:

@@ -20,7 +20,7 @@ rule audio_image_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/features/{dataset}/{backbone}-audio/shard-{shard}.tsv",
+        "benchmarks/audio_image_features/{dataset}/{backbone}-audio/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log",
     script:
@@ -42,7 +42,7 @@ rule video_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/features/{dataset}/{backbone}-{spec}/shard-{shard}.tsv",
+        "benchmarks/video_features/{dataset}/{backbone}-{spec}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/{backbone}-{spec}/shard-{shard}.log",
     script:
@@ -65,7 +65,7 @@ rule densenet_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/features/{dataset}/densenet201-{spec}/shard-{shard}.tsv",
+        "benchmarks/densenet_features/{dataset}/densenet201-{spec}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/densenet201-{spec}/shard-{shard}.log",
     script:
@@ -88,7 +88,7 @@ rule vggish_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/features/{dataset}/vggish-t{windows}/shard-{shard}.tsv",
+        "benchmarks/vggish_features/{dataset}/vggish-t{windows}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/vggish-t{windows}/shard-{shard}.log",
     script:
@@ -107,7 +107,7 @@ rule spectrogram_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/features/{dataset}/spec-{kind}/shard-{shard}.tsv",
+        "benchmarks/spectrogram_features/{dataset}/spec-{kind}/shard-{shard}.tsv",
     log:
         "logs/features/{dataset}/spec-{kind}/shard-{shard}.log",
     script:

@@ -15,7 +15,7 @@ rule fig6_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig6_maivar.tsv",
+        "benchmarks/fig6_maivar.tsv",
     log:
         "logs/figures/fig6_maivar.log",
     script:
@@ -34,7 +34,7 @@ rule fig7_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig7_maivar.tsv",
+        "benchmarks/fig7_maivar.tsv",
     log:
         "logs/figures/fig7_maivar.log",
     script:
@@ -56,7 +56,7 @@ rule fig8_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig8_maivar.tsv",
+        "benchmarks/fig8_maivar.tsv",
     log:
         "logs/figures/fig8_maivar.log",
     script:
@@ -75,7 +75,7 @@ rule fig9_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig9_maivar.tsv",
+        "benchmarks/fig9_maivar.tsv",
     log:
         "logs/figures/fig9_maivar.log",
     script:
@@ -97,7 +97,7 @@ rule fig6_mafnet:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig6_mafnet.tsv",
+        "benchmarks/fig6_mafnet.tsv",
     log:
         "logs/figures/fig6_mafnet.log",
     script:
@@ -118,7 +118,7 @@ rule fig7_mafnet:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig7_mafnet.tsv",
+        "benchmarks/fig7_mafnet.tsv",
     log:
         "logs/figures/fig7_mafnet.log",
     script:
@@ -138,7 +138,7 @@ rule fig4_twophase:
     conda:
         ENV
     benchmark:
-        "benchmarks/figures/fig4_twophase.tsv",
+        "benchmarks/fig4_twophase.tsv",
     log:
         "logs/figures/fig4_twophase.log",
     script:

@@ -11,7 +11,7 @@ rule extract_audio:
     conda:
         ENV
     benchmark:
-        "benchmarks/media/{dataset}/audio-{rate}/shard-{shard}.tsv",
+        "benchmarks/extract_audio/{dataset}/audio-{rate}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/audio-{rate}/shard-{shard}.log",
     script:
@@ -23,7 +23,7 @@ use rule extract_audio as extract_audio_channels with:
     output:
         directory("results/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}"),
     benchmark:
-        "benchmarks/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.tsv",
+        "benchmarks/extract_audio_channels/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/audio-{rate}-ch{channels}/shard-{shard}.log",
 
@@ -40,7 +40,7 @@ rule sample_frames:
     conda:
         ENV
     benchmark:
-        "benchmarks/media/{dataset}/frames-{spec}/shard-{shard}.tsv",
+        "benchmarks/sample_frames/{dataset}/frames-{spec}/shard-{shard}.tsv",
     log:
         "logs/media/{dataset}/frames-{spec}/shard-{shard}.log",
     script:

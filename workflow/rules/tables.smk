@@ -15,7 +15,7 @@ rule table:
     conda:
         ENV
     benchmark:
-        "benchmarks/tables/{table}_{paper}.tsv",
+        "benchmarks/table/{table}_{paper}.tsv",
     log:
         "logs/tables/{table}_{paper}.log",
     script:

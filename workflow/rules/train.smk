@@ -16,7 +16,7 @@ rule train_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/maivar/{dataset}/{variant}/seed{seed}.tsv",
+        "benchmarks/train_maivar/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/maivar/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -41,7 +41,7 @@ rule train_mafnet:
     conda:
         ENV
     benchmark:
-        "benchmarks/mafnet/{dataset}/{variant}/seed{seed}.tsv",
+        "benchmarks/train_mafnet/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/mafnet/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -70,7 +70,7 @@ rule train_twophase_branch:
     conda:
         ENV
     benchmark:
-        "benchmarks/twophase/{dataset}/{variant}/seed{seed}.tsv",
+        "benchmarks/train_twophase_branch/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/twophase/{dataset}/{variant}/seed{seed}.log",
     script:
@@ -96,7 +96,7 @@ rule train_twophase_fusion:
     conda:
         ENV
     benchmark:
-        "benchmarks/twophase/{dataset}/{variant}/seed{seed}.tsv",
+        "benchmarks/train_twophase_fusion/{dataset}/{variant}/seed{seed}.tsv",
     log:
         "logs/twophase/{dataset}/{variant}/seed{seed}.log",
     script:

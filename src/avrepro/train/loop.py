@@ -8,6 +8,7 @@ uninterrupted run would, and ends with the same weights.
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,6 @@ class Schedule:
     batch_size: int
     lr: float
     l1: float = 0.0  # weight of the l1 penalty added to the loss
-    checkpoint_every: int = 1  # epochs between resumable checkpoints
     weight_decay: float = 0.0  # Adam's l2 penalty on every weight
     # Stop once the best validation epoch is this many epochs old (None: run all epochs).
     patience: int | None = None
@@ -104,10 +104,16 @@ def fit(
     fingerprint: str,
     regulariser: Callable[[nn.Module], torch.Tensor] | None = None,
     train_step: TrainStep = cross_entropy_step,
+    checkpoint_interval_s: float = 300.0,
 ) -> FitResult:
     """Train with Adam and `train_step`'s loss (+ `schedule.l1` * regulariser); keep the
     best validation epoch, stopping early after `schedule.patience` epochs without a
     better one.
+
+    The resumable state (model, Adam, history, best epoch) goes to `checkpoint` once
+    `checkpoint_interval_s` seconds have passed since the last write (0: after every
+    epoch) and after the last epoch. By wall clock rather than by epoch: a run of seconds
+    pays for one write, a run of hours loses minutes at most.
 
     Resumes from `checkpoint` when it holds an unfinished run with the same `fingerprint`
     (a digest of everything that defines the run). A finished or foreign checkpoint is
@@ -128,6 +134,7 @@ def fit(
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         print(f"resuming from {checkpoint} after epoch {state['epoch']}")
 
+    saved_at = time.monotonic()
     progress = tqdm(range(start, schedule.epochs), desc="epochs", initial=start,
                     total=schedule.epochs, mininterval=5)
     for epoch in progress:
@@ -162,11 +169,12 @@ def fit(
         progress.set_postfix(val_acc=f"{val_acc:.3f}", test_acc=f"{test_acc:.3f}")
         stale = schedule.patience is not None and epoch - best["epoch"] >= schedule.patience
         last = stale or epoch == schedule.epochs - 1
-        if last or (epoch + 1) % schedule.checkpoint_every == 0:
+        if last or time.monotonic() - saved_at >= checkpoint_interval_s:
             _save_atomic({"fingerprint": fingerprint, "epoch": epoch,
                           "model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "history": history,
                           "best": best, "finished": last}, checkpoint)
+            saved_at = time.monotonic()
         if stale:
             print(f"stopping early: no better validation accuracy since epoch {best['epoch']}")
             break

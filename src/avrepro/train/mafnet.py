@@ -255,6 +255,7 @@ def run(
     seed: int,
     out_dir: Path,
     device: str = "cpu",
+    checkpoint_interval_s: float = 300.0,
     sources: Sequence[Path] = (),
 ) -> dict:
     """Train `variant` on `splits` (train, val, test) and write metrics.json, history.csv,
@@ -285,7 +286,8 @@ def run(
                   "sources": [str(p) for p in sources]}
     result = fit(
         model, train, val, test, schedule=schedule, seed=seed,
-        checkpoint=out_dir / "checkpoint.pt", device=torch.device(device),
+        checkpoint=out_dir / "checkpoint.pt", checkpoint_interval_s=checkpoint_interval_s,
+        device=torch.device(device),
         fingerprint=_fingerprint(run_config, splits, sources),
         train_step=drop_visual_step(v.drop) if v.drop else cross_entropy_step,
     )

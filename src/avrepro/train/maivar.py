@@ -68,6 +68,7 @@ def run(
     out_dir: Path,
     video_mlp: Path | None = None,
     device: str = "cpu",
+    checkpoint_interval_s: float = 300.0,
 ) -> dict:
     """Train `variant` and write metrics.json, history.csv, predictions.parquet, model.pt
     and config.yaml into `out_dir` (plus checkpoint.pt, the resumable training state).
@@ -110,6 +111,7 @@ def run(
     }
     result = fit(
         model, *splits, schedule=schedule, seed=seed, checkpoint=out_dir / "checkpoint.pt",
+        checkpoint_interval_s=checkpoint_interval_s,
         device=torch.device(device), fingerprint=_fingerprint(run_config, shards),
         regulariser=l1_penalty if model_name == "dhf" else None,
     )

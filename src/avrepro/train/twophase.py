@@ -268,6 +268,7 @@ def run_branch(
     out_dir: Path,
     weights: Path | None = None,
     device: str = "cpu",
+    checkpoint_interval_s: float = 300.0,
 ) -> dict:
     """Train a phase-I branch and write its run folder: metrics.json, history.csv,
     predictions.parquet, model.pt, config.yaml (+ checkpoint.pt), and the embeddings of
@@ -317,7 +318,8 @@ def run_branch(
         "inputs": [str(p) for p in inputs], "weights": str(weights) if weights else None,
     }
     result = fit(model, *splits, schedule=schedule, seed=seed,
-                 checkpoint=out_dir / "checkpoint.pt", device=torch.device(device),
+                 checkpoint=out_dir / "checkpoint.pt", checkpoint_interval_s=checkpoint_interval_s,
+                 device=torch.device(device),
                  fingerprint=_fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
                  train_step=mixup_kl_step(alpha, len(classes)))
     model.load_state_dict(result.best_state)
@@ -337,6 +339,7 @@ def run_fusion(
     seed: int,
     out_dir: Path,
     device: str = "cpu",
+    checkpoint_interval_s: float = 300.0,
 ) -> dict:
     """Train a phase-II fusion on its frozen branches' embeddings; write its run folder.
 
@@ -375,7 +378,8 @@ def run_fusion(
     }
     dev = torch.device(device)
     result = fit(model, *splits, schedule=schedule, seed=seed,
-                 checkpoint=out_dir / "checkpoint.pt", device=dev,
+                 checkpoint=out_dir / "checkpoint.pt", checkpoint_interval_s=checkpoint_interval_s,
+                 device=dev,
                  fingerprint=_fingerprint(run_config, paths),
                  train_step=mixup_kl_step(alpha, len(classes)))
     model.load_state_dict(result.best_state)

@@ -1,0 +1,32 @@
+"""Where a workflow's time goes: job-seconds per rule, from Snakemake's benchmark files.
+
+Every rule writes `benchmarks/{rule}/...tsv` (or `benchmarks/{rule}.tsv` for a rule with
+one job); each file holds one job's wall seconds (`s`), CPU seconds and peak memory.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def read_benchmarks(root: Path) -> pd.DataFrame:
+    """One row per job: rule, job (its path under the rule), seconds, cpu_seconds, max_rss_mb."""
+    rows = []
+    for path in sorted(root.rglob("*.tsv")):
+        relative = path.relative_to(root).with_suffix("")
+        rule, _, job = str(relative).partition("/")
+        measured = pd.read_csv(path, sep="\t").iloc[-1]  # the last repeat, should there be several
+        rows.append({"rule": rule, "job": job or rule, "seconds": float(measured["s"]),
+                     "cpu_seconds": float(measured["cpu_time"]),
+                     "max_rss_mb": pd.to_numeric(measured["max_rss"], errors="coerce")})
+    return pd.DataFrame(rows, columns=["rule", "job", "seconds", "cpu_seconds", "max_rss_mb"])
+
+
+def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Jobs, job-seconds (total, mean, max) and peak memory per rule, costliest first."""
+    table = jobs.groupby("rule").agg(
+        jobs=("seconds", "size"), job_seconds=("seconds", "sum"), mean_s=("seconds", "mean"),
+        max_s=("seconds", "max"), cpu_seconds=("cpu_seconds", "sum"),
+        max_rss_mb=("max_rss_mb", "max"),
+    )
+    return table.sort_values("job_seconds", ascending=False).round(1)
