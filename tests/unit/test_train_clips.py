@@ -46,3 +46,12 @@ def test_holdout_is_stratified_fixed_and_from_training_clips():
     assert (m.split[val] == "train").all()
     assert m[val].label_index.value_counts().tolist() == [2, 2, 2]
     np.testing.assert_array_equal(val, holdout(m, 0.2))
+
+
+def test_holdout_keeps_one_clip_of_every_class_that_has_two():
+    m = manifest(n_per_class=13)
+    train = m[m.split == "train"]
+    few = pd.concat([train[train.label_index == 0].head(1), train[train.label_index == 1].head(2),
+                     m[m.split == "test"]]).reset_index(drop=True)
+    val = holdout(few, 0.2)
+    assert few[val].label_index.tolist() == [1]

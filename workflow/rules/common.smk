@@ -103,6 +103,40 @@ def device():
     return config["device"]
 
 
+# --- training jobs and their seeds ---
+# A training job trains one seed of a (paper, dataset, variant) (`seeds_per_job: one`, the
+# full tier: seeds run side by side on a cluster's GPUs), or every seed of it in turn
+# (`all`, the smoke tier: one interpreter, one import of torch and one read of the data
+# for all seeds). Either way each seed has its own run folder, and Snakemake decides what
+# reruns: seeds of one variant share its code, parameters and inputs, so whatever changes
+# one of them changes all. Only a change to `seeds` itself reruns the seeds kept, under
+# `all`.
+JOB_SEEDS = ["{seed}"] if config["seeds_per_job"] == "one" else config["seeds"]
+JOB_NAME = "seed{seed}" if config["seeds_per_job"] == "one" else "seeds"  # logs, benchmarks
+
+
+def job_seeds(w):
+    """The seeds a training job trains."""
+    return [int(w.seed)] if config["seeds_per_job"] == "one" else config["seeds"]
+
+
+def run_outputs(paper, files):
+    """A training job's outputs: {name: that file of each seed's run folder}."""
+    folder = f"results/{paper}/{{dataset}}/{{variant}}/seed{{seed}}"
+    return {
+        name: expand(f"{folder}/{file}", seed=JOB_SEEDS, allow_missing=True)
+        for name, file in files.items()
+    }
+
+
+RUN_FILES = {
+    "metrics": "metrics.json",
+    "history": "history.csv",
+    "predictions": "predictions.parquet",
+    "model": "model.pt",
+}
+
+
 # --- training, tables and figures ---
 
 
@@ -120,7 +154,9 @@ def maivar_train_inputs(w):
         inputs["video"] = feature_shards(w.dataset, needs.video)
     if parse_variant(w.variant)[0] == "dhf":
         # Algorithm 1: the fusion network starts from the trained video MLP of the same seed.
-        inputs["video_mlp"] = f"{run_dir('maivar', w.dataset, 'vmlp', w.seed)}/model.pt"
+        inputs["video_mlp"] = [
+            f"{run_dir('maivar', w.dataset, 'vmlp', seed)}/model.pt" for seed in job_seeds(w)
+        ]
     return inputs
 
 
@@ -175,12 +211,13 @@ def twophase_branch_inputs(w):
 
 
 def twophase_fusion_inputs(w):
-    """Phase II reads the embeddings of its frozen branches' runs (same seed)."""
+    """Phase II reads the embeddings of its frozen branches' runs (same seed), seed by seed."""
     name = twophase_variants.embedding_file(w.variant)
     return {
         "manifest": manifest(w.dataset),
         "branches": [
-            f"{run_dir('twophase', w.dataset, branch, w.seed)}/{name}"
+            f"{run_dir('twophase', w.dataset, branch, seed)}/{name}"
+            for seed in job_seeds(w)
             for branch in twophase_variants.fusion_branches(w.variant)
         ],
     }

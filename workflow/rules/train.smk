@@ -1,13 +1,12 @@
-# Train classifiers on frozen features; one run folder per (paper, dataset, variant, seed).
+# Train classifiers on frozen features; one run folder per (paper, dataset, variant, seed),
+# one job per seed or per variant's seeds (`seeds_per_job`, see common.smk).
 rule train_maivar:
     input:
         unpack(maivar_train_inputs),
     output:
-        metrics="results/maivar/{dataset}/{variant}/seed{seed}/metrics.json",
-        history="results/maivar/{dataset}/{variant}/seed{seed}/history.csv",
-        predictions="results/maivar/{dataset}/{variant}/seed{seed}/predictions.parquet",
-        model="results/maivar/{dataset}/{variant}/seed{seed}/model.pt",
+        **run_outputs("maivar", RUN_FILES),
     params:
+        seeds=job_seeds,
         n_classes=lambda w: len(config["datasets"][w.dataset]["classes"]),
         hparams=lambda w: maivar_hparams(w.variant),
         device=device(),
@@ -16,9 +15,9 @@ rule train_maivar:
     conda:
         ENV
     benchmark:
-        "benchmarks/train_maivar/{dataset}/{variant}/seed{seed}.tsv",
+        f"benchmarks/train_maivar/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
     log:
-        "logs/maivar/{dataset}/{variant}/seed{seed}.log",
+        f"logs/maivar/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/train_maivar.py"
 
@@ -27,11 +26,9 @@ rule train_mafnet:
     input:
         unpack(mafnet_train_inputs),
     output:
-        metrics="results/mafnet/{dataset}/{variant}/seed{seed}/metrics.json",
-        history="results/mafnet/{dataset}/{variant}/seed{seed}/history.csv",
-        predictions="results/mafnet/{dataset}/{variant}/seed{seed}/predictions.parquet",
-        model="results/mafnet/{dataset}/{variant}/seed{seed}/model.pt",
+        **run_outputs("mafnet", RUN_FILES),
     params:
+        seeds=job_seeds,
         n_classes=lambda w: len(config["datasets"][w.dataset]["classes"]),
         hparams=lambda w: mafnet_hparams(w.variant),
         val_fraction=MAFNET["val_fraction"],
@@ -41,9 +38,9 @@ rule train_mafnet:
     conda:
         ENV
     benchmark:
-        "benchmarks/train_mafnet/{dataset}/{variant}/seed{seed}.tsv",
+        f"benchmarks/train_mafnet/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
     log:
-        "logs/mafnet/{dataset}/{variant}/seed{seed}.log",
+        f"logs/mafnet/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/train_mafnet.py"
 
@@ -54,15 +51,13 @@ rule train_twophase_branch:
     input:
         unpack(twophase_branch_inputs),
     output:
-        metrics="results/twophase/{dataset}/{variant}/seed{seed}/metrics.json",
-        history="results/twophase/{dataset}/{variant}/seed{seed}/history.csv",
-        predictions="results/twophase/{dataset}/{variant}/seed{seed}/predictions.parquet",
-        model="results/twophase/{dataset}/{variant}/seed{seed}/model.pt",
-        fc1024="results/twophase/{dataset}/{variant}/seed{seed}/emb-fc1024.npz",
-        fc10="results/twophase/{dataset}/{variant}/seed{seed}/emb-fc10.npz",
+        **run_outputs(
+            "twophase", {**RUN_FILES, "fc1024": "emb-fc1024.npz", "fc10": "emb-fc10.npz"}
+        ),
     wildcard_constraints:
         variant=r"(aud|vis)_[a-z0-9_.-]+",
     params:
+        seeds=job_seeds,
         hparams=twophase_hparams,
         device=device(),
     resources:
@@ -70,9 +65,9 @@ rule train_twophase_branch:
     conda:
         ENV
     benchmark:
-        "benchmarks/train_twophase_branch/{dataset}/{variant}/seed{seed}.tsv",
+        f"benchmarks/train_twophase_branch/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
     log:
-        "logs/twophase/{dataset}/{variant}/seed{seed}.log",
+        f"logs/twophase/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/train_twophase.py"
 
@@ -82,13 +77,11 @@ rule train_twophase_fusion:
     input:
         unpack(twophase_fusion_inputs),
     output:
-        metrics="results/twophase/{dataset}/{variant}/seed{seed}/metrics.json",
-        history="results/twophase/{dataset}/{variant}/seed{seed}/history.csv",
-        predictions="results/twophase/{dataset}/{variant}/seed{seed}/predictions.parquet",
-        model="results/twophase/{dataset}/{variant}/seed{seed}/model.pt",
+        **run_outputs("twophase", RUN_FILES),
     wildcard_constraints:
         variant=r"fusion_[a-z0-9_.-]+",
     params:
+        seeds=job_seeds,
         hparams=twophase_hparams,
         device=device(),
     resources:
@@ -96,8 +89,8 @@ rule train_twophase_fusion:
     conda:
         ENV
     benchmark:
-        "benchmarks/train_twophase_fusion/{dataset}/{variant}/seed{seed}.tsv",
+        f"benchmarks/train_twophase_fusion/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
     log:
-        "logs/twophase/{dataset}/{variant}/seed{seed}.log",
+        f"logs/twophase/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/train_twophase.py"

@@ -12,7 +12,6 @@ and trains only a fusion layer (f1 ... f6) and a dense layer FC(10) + softmax (F
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from avrepro.features.weights import load_state_dict_strict, read_state_dict, to_backbone_state_dict
@@ -196,6 +195,8 @@ VISUAL_BACKBONES = {
 
 def _visual_trunk(name: str) -> nn.Module:
     """The torchvision network up to its global pooling: (B, 3, H, W) -> (B, feature_dim)."""
+    import torchvision  # here: the audio branches and fusions need not pay for its import
+
     if name == "inception_v3":
         # No auxiliary classifier: it is a training aid of ImageNet training, not part of
         # the network up to global pooling (Keras' InceptionV3 has none). init_weights:

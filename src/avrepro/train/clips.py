@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 
 def decodable(audio_indexes: list[Path], frames_indexes: list[Path]) -> set[str]:
@@ -46,13 +45,18 @@ def holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
 
     For datasets without a validation split (UCF101, Kinetics, whose papers report on
     the test list or validation set and are silent on model selection), a stratified
-    `fraction` of the training clips with a fixed seed: the same clips for every run and
-    seed, so runs compare; the epoch with the best accuracy on them is kept.
+    `fraction` of the training clips with a fixed seed: round(fraction * n) of each
+    class's n training clips, at least one where a class has two or more. The same clips
+    for every run and seed, so runs compare; the epoch with the best accuracy on them is
+    kept. (numpy rather than sklearn's train_test_split: every training job imports this,
+    and sklearn's import costs about a second.)
     """
+    rng = np.random.default_rng(0)
     train_idx = np.flatnonzero(rows.split == "train")
-    _, val_idx = train_test_split(
-        train_idx, test_size=fraction, random_state=0, stratify=rows.label_index.iloc[train_idx]
-    )
+    labels = rows.label_index.to_numpy()[train_idx]
     mask = np.zeros(len(rows), dtype=bool)
-    mask[val_idx] = True
+    for label in np.unique(labels):
+        members = train_idx[labels == label]
+        n_val = max(round(fraction * len(members)), 1 if len(members) > 1 else 0)
+        mask[rng.permutation(members)[:n_val]] = True
     return mask
