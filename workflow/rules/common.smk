@@ -10,6 +10,9 @@ MAIVAR = config["maivar"]
 REPS = MAIVAR["representations"]
 MAIVAR_VIDEO = f"{MAIVAR['video_backbone']}-{MAIVAR['frames']}"  # the video feature store
 FUSION_CODE = backbone_code(MAIVAR["fusion_backbone"])
+# Figure 6: audio MLPs on these representations through the other backbones too.
+COMPARE_REPS = MAIVAR["compare_representations"]
+COMPARED_BACKBONES = [b for b in MAIVAR["compare_backbones"] if b != MAIVAR["fusion_backbone"]]
 MAIVAR_FUSION_CH = f"dhf_rep-ch_bb-{FUSION_CODE}"  # MAiVAR-CH, the paper's headline run
 MAFNET = config["mafnet"]
 MAFNET_WINDOWS = config["frames"][MAFNET["frames"]]["clips"]  # T, for both modalities

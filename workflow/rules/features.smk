@@ -3,12 +3,15 @@
 
 
 rule audio_image_features:
-    # All representations of a shard in one job: the clip's STFT is computed once.
+    # The fusion backbone, every representation of a shard in one job: the clip's STFT is
+    # computed once, the images rendered once.
     input:
         audio=f"results/media/{{dataset}}/audio-{MAIVAR['audio_rate']}/shard-{{shard}}",
         weights=lambda w: weights_input(w.backbone),
     output:
         expand("results/features/{{dataset}}/{{backbone}}-{rep}/shard-{{shard}}.npz", rep=REPS),
+    wildcard_constraints:
+        backbone=MAIVAR["fusion_backbone"],
     params:
         representations=REPS,
         image_size=MAIVAR["image_size"],
@@ -20,11 +23,31 @@ rule audio_image_features:
     conda:
         ENV
     benchmark:
-        "benchmarks/audio_image_features/{dataset}/{backbone}-audio/shard-{shard}.tsv",
+        "benchmarks/audio_image_features/{dataset}/{backbone}-audio/shard-{shard}.tsv"
     log:
         "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log",
     script:
         "../../scripts/audio_image_features.py"
+
+
+# Figure 6's other backbones embed only the representations it compares.
+use rule audio_image_features as audio_image_features_compared with:
+    output:
+        expand(
+            "results/features/{{dataset}}/{{backbone}}-{rep}/shard-{{shard}}.npz",
+            rep=COMPARE_REPS,
+        ),
+    wildcard_constraints:
+        backbone="|".join(COMPARED_BACKBONES),
+    params:
+        representations=COMPARE_REPS,
+        image_size=MAIVAR["image_size"],
+        batch_size=MAIVAR["extract_batch_size"],
+        device=device(),
+    benchmark:
+        "benchmarks/audio_image_features_compared/{dataset}/{backbone}-audio/shard-{shard}.tsv"
+    log:
+        "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log"
 
 
 rule video_features:

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import timm
 import torch
-from timm.models import get_pretrained_cfg
 from torch import nn
 from tqdm import tqdm
 
@@ -68,6 +66,8 @@ def normalization(name: str) -> Normalization:
     spec = backbone(name)
     if spec.timm_weights is None:
         return TSN_CAFFE_NORMALIZATION
+    from timm.models import get_pretrained_cfg  # timm's import costs seconds; TSN needs none
+
     cfg = get_pretrained_cfg(spec.timm_weights)
     return Normalization(mean=tuple(cfg.mean), std=tuple(cfg.std), value_range=1.0, bgr=False)
 
@@ -84,6 +84,8 @@ def build_backbone(name: str, weights: Path | None, seed: int) -> nn.Module:
     def make() -> nn.Module:
         if spec.timm_name is None:
             return BNInception()
+        import timm
+
         # num_classes=0 leaves timm's global average pool as the last layer.
         return timm.create_model(spec.timm_name, pretrained=False, num_classes=0)
 
