@@ -35,9 +35,25 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 
 
+PAPER_TARGETS = {
+    "maivar": maivar_targets(),
+    "mafnet": mafnet_targets(),
+    "twophase": twophase_targets(),
+}
+
+
 rule all:
     input:
-        maivar_targets(),
-        mafnet_targets(),
-        twophase_targets(),
+        PAPER_TARGETS.values(),
     default_target: True
+
+
+# One target per paper, all of its tables and figures: `snakemake ... maivar`.
+for _paper, _targets in PAPER_TARGETS.items():
+
+    rule:
+        name:
+            _paper
+        input:
+            _targets,
+        localrule: True

@@ -126,3 +126,15 @@ def test_train_step_supplies_the_loss(tmp_path):
         train_step=frozen_first_layer_step)
     assert torch.equal(model.hidden.weight, before)  # no gradient reached it: no update
     assert len(seen) == 2 * 8 and len(set(seen)) == len(seen)
+
+
+def test_test_accuracy_is_recorded_per_epoch_only_when_asked(tmp_path):
+    _, plain = train(tmp_path, 2)
+    assert "test_acc" not in plain.history[0]
+    torch.manual_seed(3)
+    result = fit(MLP(8, 2, hidden=16), toy_split(64, 0), toy_split(16, 1), toy_split(16, 2),
+                 Schedule(epochs=2, batch_size=8, lr=1e-2), seed=3, checkpoint=tmp_path / "t.pt",
+                 device=DEVICE, fingerprint="t", record_test=True)
+    assert [sorted(h) for h in result.history] == [sorted([*plain.history[0], "test_acc"])] * 2
+    # Evaluating the test set changes nothing else: the same weights, the same history.
+    assert [{k: h[k] for k in plain.history[0]} for h in result.history] == plain.history

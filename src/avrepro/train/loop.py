@@ -105,10 +105,15 @@ def fit(
     regulariser: Callable[[nn.Module], torch.Tensor] | None = None,
     train_step: TrainStep = cross_entropy_step,
     checkpoint_interval_s: float = 300.0,
+    record_test: bool = False,
 ) -> FitResult:
     """Train with Adam and `train_step`'s loss (+ `schedule.l1` * regulariser); keep the
     best validation epoch, stopping early after `schedule.patience` epochs without a
     better one.
+
+    `record_test` also evaluates `test` after every epoch, into the history's test_acc:
+    for convergence figures only (MAiVAR's Fig. 7); model selection never sees it. Off by
+    default, since it costs a pass over the test set every epoch.
 
     The resumable state (model, Adam, history, best epoch) goes to `checkpoint` once
     `checkpoint_interval_s` seconds have passed since the last write (0: after every
@@ -153,20 +158,19 @@ def fit(
             correct += (logits.argmax(1) == labels).sum().item()
 
         val_loss, val_acc, _ = evaluate(model, val, schedule.batch_size, device)
-        _, test_acc, _ = evaluate(model, test, schedule.batch_size, device)
         history.append({
             "epoch": epoch,
             "train_loss": loss_sum / len(train),
             "train_acc": correct / len(train),
             "val_loss": val_loss,
             "val_acc": val_acc,
-            # recorded for the convergence figures only; model selection uses val_acc
-            "test_acc": test_acc,
         })
+        if record_test:
+            history[-1]["test_acc"] = evaluate(model, test, schedule.batch_size, device)[1]
         if val_acc > best["val_acc"]:
             best = {"epoch": epoch, "val_acc": val_acc,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        progress.set_postfix(val_acc=f"{val_acc:.3f}", test_acc=f"{test_acc:.3f}")
+        progress.set_postfix(val_acc=f"{val_acc:.3f}")
         stale = schedule.patience is not None and epoch - best["epoch"] >= schedule.patience
         last = stale or epoch == schedule.epochs - 1
         if last or time.monotonic() - saved_at >= checkpoint_interval_s:

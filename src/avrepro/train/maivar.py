@@ -112,6 +112,7 @@ def run(
     result = fit(
         model, *splits, schedule=schedule, seed=seed, checkpoint=out_dir / "checkpoint.pt",
         checkpoint_interval_s=checkpoint_interval_s,
+        record_test=True,  # Fig. 7's convergence curves
         device=torch.device(device), fingerprint=_fingerprint(run_config, shards),
         regulariser=l1_penalty if model_name == "dhf" else None,
     )
