@@ -3,8 +3,6 @@ maps, averaged over each one-second window's frames; float16 on disk."""
 
 from pathlib import Path
 
-import numpy as np
-
 from avrepro.features.densenet import shard_features
 from avrepro.features.store import write_shard
 from avrepro.jobs import job, resolve_device
@@ -18,5 +16,5 @@ with job(snakemake.log[0]):
         batch_size=params.batch_size,
         device=resolve_device(params.device),
     )
-    write_shard(Path(snakemake.output[0]), clip_ids, maps.astype(np.float16), n_valid)
+    write_shard(Path(snakemake.output[0]), clip_ids, maps, n_valid)
     print(f"{len(clip_ids)} clips: maps {maps.shape}")

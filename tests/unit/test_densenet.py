@@ -64,11 +64,11 @@ def test_shard_features_zero_the_windows_past_a_clips_length(model, tmp_path):
     np.savez(shard, clip_id=np.array(["a", "b"]), frames=clips, n_valid=np.array([3, 2]))
     ids, features, n_valid = densenet.shard_features(shard, None, batch_size=8, device="cpu")
     assert list(ids) == ["a", "b"] and list(n_valid) == [3, 2]
-    assert features.shape == (2, 3, 1920, 2, 2)
+    assert features.shape == (2, 3, 1920, 2, 2) and features.dtype == np.float16  # as stored
     assert not features[1, 2].any()  # padding is zeros, not the network's view of black
     assert features[0, 2].any()
     np.testing.assert_allclose(features[0, 0], densenet.clip_maps(model, clips[0, :1])[0],
-                               rtol=1e-4, atol=1e-5)
+                               rtol=1e-3, atol=1e-4)  # float16's 3 significant digits
 
 
 def test_rejects_frames_that_are_not_windows_of_uint8_rgb(model):

@@ -124,7 +124,7 @@ def test_shard_features(model, tmp_path):
     ids, features, n_valid = vggish.shard_features(tmp_path, None, n_clips=4, batch_size=8,
                                                    device="cpu")
     assert list(ids) == ["a", "b"] and list(n_valid) == [3, 1]
-    assert features.shape == (2, 4, 512, 12, 8)
+    assert features.shape == (2, 4, 512, 12, 8) and features.dtype == np.float16  # as stored
     assert not features[0, 3].any() and not features[1, 1:].any()  # zero padding
     assert features[0, 2].any()
 

@@ -90,15 +90,17 @@ def shard_features(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maps of every clip of a frames shard (the media stage's "clips" sampler).
 
-    Returns (clip_id (N,), features float32 (N, T, 1920, h, w), n_valid (N,)); windows
+    Returns (clip_id (N,), features float16 (N, T, 1920, h, w), n_valid (N,)); windows
     past a clip's n_valid are zeros, never run through the network (MAFnet zero-pads).
+    float16 as stored (AVE's maps take 7.8 GB so): each clip's maps are cast as they are
+    written, so the shard never exists in float32.
     """
     with np.load(frames_path) as data:
         clip_ids, frames, n_valid = data["clip_id"], data["frames"], data["n_valid"]
     # frames: (N, T, frames_per_window, H, W, 3)
     model = build_densenet(weights)
     n, t, _, height, width = frames.shape[:5]
-    features = np.zeros((n, t, FEATURE_SHAPE[0], map_size(height), map_size(width)), np.float32)
+    features = np.zeros((n, t, FEATURE_SHAPE[0], map_size(height), map_size(width)), np.float16)
     for i in tqdm(range(n), desc=f"{NAME} maps", unit="clip"):
         features[i, : n_valid[i]] = clip_maps(model, frames[i, : n_valid[i]], batch_size, device)
     return clip_ids, features, n_valid

@@ -153,13 +153,14 @@ def shard_features(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maps of every clip of an audio shard (the media stage's 16-kHz WAVs + index.csv).
 
-    Returns (clip_id (N,), features float32 (N, n_clips, 512, 12, 8), n_valid (N,));
-    windows past a clip's n_valid are zeros (MAFnet zero-pads shorter videos).
+    Returns (clip_id (N,), features float16 (N, n_clips, 512, 12, 8), n_valid (N,));
+    windows past a clip's n_valid are zeros (MAFnet zero-pads shorter videos). float16 as
+    stored: each clip's maps are cast as they are written.
     """
     index = pd.read_csv(audio_dir / "index.csv")
     clip_ids = index.loc[index.audio_status == "ok", "clip_id"].to_numpy(dtype=str)
     model = build_vggish(weights)
-    features = np.zeros((len(clip_ids), n_clips, *FEATURE_SHAPE), np.float32)
+    features = np.zeros((len(clip_ids), n_clips, *FEATURE_SHAPE), np.float16)
     n_valid = np.zeros(len(clip_ids), np.int64)
     for i, clip_id in enumerate(tqdm(clip_ids, desc=f"{NAME} maps", unit="clip")):
         path = audio_dir / f"{clip_id}.wav"
