@@ -2,6 +2,7 @@
 consumer needs. The source is the video's audio track, or a separate audio file where a
 dataset has one (DCASE's WAVs; `avrepro.data.manifest.audio_file` says which)."""
 
+import errno
 import os
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import numpy as np
 import soundfile
 
 from avrepro.media.ffmpeg import ffmpeg_binary
-from avrepro.media.probe import MediaError, probe, stderr_tail
+from avrepro.media.probe import MediaError, stderr_tail
+
+# What ffmpeg says when the file has no audio stream for `-map 0:a:0` to take.
+_NO_AUDIO_STREAM = "matches no streams"
 
 
 def extract_audio(
@@ -29,9 +33,11 @@ def extract_audio(
     if channels < 1:
         raise ValueError(f"channels must be at least 1, got {channels}")
     media_path, wav_path = Path(media_path), Path(wav_path)
-    if not probe(media_path).has_audio:
-        return False
-
+    # No probe first: the manifest has probed every clip already, and an ffmpeg start per
+    # clip counted for a third of the media stage. A file without sound is told apart
+    # by ffmpeg's own complaint that the audio stream mapped matches none.
+    if not media_path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "media file not found", str(media_path))
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target, so that os.replace is an atomic rename; the process id
     # keeps concurrent writers of the same file apart.
@@ -52,8 +58,10 @@ def extract_audio(
             raise MediaError(media_path, "the audio stream decoded to no samples")
         os.replace(tmp_path, wav_path)
     except ffmpeg.Error as error:
-        reason = f"audio decoding failed: {stderr_tail(error.stderr)}"
-        raise MediaError(media_path, reason) from None
+        stderr = error.stderr.decode(errors="replace")
+        if _NO_AUDIO_STREAM in stderr:
+            return False
+        raise MediaError(media_path, f"audio decoding failed: {stderr_tail(stderr)}") from None
     finally:
         tmp_path.unlink(missing_ok=True)
     return True
