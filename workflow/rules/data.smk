@@ -16,7 +16,7 @@ rule acquire_raw:
         cfg=lambda w: config["raw"][w.raw],
         classes=lambda w: raw_classes(w.raw),
         splits=lambda w: sorted({s for d in datasets_of(w.raw) for s in d.get("splits", {}).values()}),
-    threads: 4
+    threads: config["io_threads"]
     priority: 3
     conda:
         ENV
@@ -58,7 +58,7 @@ rule manifest:
     params:
         cfg=lambda w: config["datasets"][w.dataset],
         root=lambda w: f"resources/{config['datasets'][w.dataset]['raw']}",
-    threads: 4
+    threads: config["io_threads"]
     priority: 3
     conda:
         ENV
