@@ -46,7 +46,8 @@ rule train_mafnet:
 
 
 # Two-phase, phase I: a branch per spectrogram and per visual CNN, each writing the
-# embeddings of every clip it used for phase II.
+# embeddings of every clip it used for phase II. Before other training (priority 1, as
+# features): every fusion waits for all five branches, the longest jobs of the smoke tier.
 rule train_twophase_branch:
     input:
         unpack(twophase_branch_inputs),
@@ -62,6 +63,7 @@ rule train_twophase_branch:
         device=device(),
     resources:
         gpu=1,
+    priority: 1
     conda:
         ENV
     benchmark:
