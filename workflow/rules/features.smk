@@ -30,24 +30,27 @@ rule audio_image_features:
         "../../scripts/audio_image_features.py"
 
 
-# Figure 6's other backbones embed only the representations it compares.
-use rule audio_image_features as audio_image_features_compared with:
-    output:
-        expand(
-            "results/features/{{dataset}}/{{backbone}}-{rep}/shard-{{shard}}.npz",
-            rep=COMPARE_REPS,
-        ),
-    wildcard_constraints:
-        backbone="|".join(COMPARED_BACKBONES),
-    params:
-        representations=COMPARE_REPS,
-        image_size=MAIVAR["image_size"],
-        batch_size=MAIVAR["extract_batch_size"],
-        device=device(),
-    benchmark:
-        "benchmarks/audio_image_features_compared/{dataset}/{backbone}-audio/shard-{shard}.tsv"
-    log:
-        "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log"
+# Figure 6's other backbones embed only the representations it compares (a rule only where
+# Figure 6 compares other backbones: an empty wildcard constraint would constrain nothing).
+if COMPARED_BACKBONES:
+
+    use rule audio_image_features as audio_image_features_compared with:
+        output:
+            expand(
+                "results/features/{{dataset}}/{{backbone}}-{rep}/shard-{{shard}}.npz",
+                rep=COMPARE_REPS,
+            ),
+        wildcard_constraints:
+            backbone="|".join(COMPARED_BACKBONES),
+        params:
+            representations=COMPARE_REPS,
+            image_size=MAIVAR["image_size"],
+            batch_size=MAIVAR["extract_batch_size"],
+            device=device(),
+        benchmark:
+            "benchmarks/audio_image_features_compared/{dataset}/{backbone}-audio/shard-{shard}.tsv"
+        log:
+            "logs/features/{dataset}/{backbone}-audio/shard-{shard}.log"
 
 
 rule video_features:
