@@ -60,3 +60,23 @@ def holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
         n_val = max(round(fraction * len(members)), 1 if len(members) > 1 else 0)
         mask[rng.permutation(members)[:n_val]] = True
     return mask
+
+
+def with_frames(manifest: pd.DataFrame, frames_indexes: list[Path]) -> pd.DataFrame:
+    """Manifest rows (status ok) whose frames decoded, sorted by clip_id: the clips of a
+    run that needs the picture and not the sound (Lee et al. use every video, with sound
+    or without)."""
+    frames = pd.concat([pd.read_csv(p) for p in frames_indexes])
+    decoded = set(frames.clip_id[frames.frames_status == "ok"])
+    rows = manifest[(manifest.status == "ok") & manifest.clip_id.isin(decoded)]
+    return rows.sort_values("clip_id").reset_index(drop=True)
+
+
+def sounding(audio_indexes: list[Path]) -> set[str]:
+    """Clips that have sound (Lee et al. §3.2): an audio track that decoded to samples
+    (audio_status ok) that are not all zero (the index's `silent` column)."""
+    audio = pd.concat([pd.read_csv(p) for p in audio_indexes])
+    ok = audio.audio_status == "ok"
+    if "silent" in audio.columns:
+        ok &= ~audio.silent.astype(bool)
+    return set(audio.clip_id[ok])

@@ -13,15 +13,25 @@ import yaml
 
 
 def predictions(clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """Test predictions: clip_id, label_index, prediction and its confidence per clip;
-    probs (N, n_classes) are class probabilities."""
-    probs = np.asarray(probs)
+    """Test predictions: clip_id, label_index, prediction, its confidence, and `probs`,
+    every class's probability (a list per clip), so that a training-free method (late
+    fusion, ensembles, calibration) reads runs rather than models. probs (N, n_classes)
+    are class probabilities; `read_probs` gives them back as an array."""
+    probs = np.asarray(probs, dtype=np.float32)
     return pd.DataFrame({
         "clip_id": np.asarray(clip_ids).astype(str),
         "label_index": labels,
         "prediction": probs.argmax(1),
         "confidence": probs.max(1),
+        "probs": list(probs),
     })
+
+
+def read_probs(predictions: pd.DataFrame) -> np.ndarray:
+    """The (N, n_classes) probabilities of a predictions table, in its row order."""
+    if not len(predictions):
+        return np.zeros((0, 0), np.float32)
+    return np.stack(predictions["probs"].to_numpy()).astype(np.float32)
 
 
 def write_run(out_dir: Path, model: dict, predictions: pd.DataFrame, history: list[dict],
