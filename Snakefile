@@ -39,6 +39,7 @@ PAPER_TARGETS = {
     "maivar": maivar_targets(),
     "mafnet": mafnet_targets(),
     "twophase": twophase_targets(),
+    "audiogen": audiogen_targets(),
 }
 
 

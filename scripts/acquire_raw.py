@@ -14,6 +14,7 @@ SYNTHESIZERS = {
     "kinetics400": synthetic.write_kinetics,
     "ave": synthetic.write_ave,
     "dcase2021": synthetic.write_dcase,
+    "moments_mini": synthetic.write_mit,
 }
 DOWNLOADERS = {
     "ucf101": acquire.acquire_ucf101,

@@ -6,11 +6,19 @@ A table has one value column (`reported`/`run` on the row) or several (`columns:
 Its runs use one `dataset:`, or, with `datasets: {column: dataset}`, one dataset per
 column (MAFnet's Table 1: AVE, UCF51, Kinetics-Sounds side by side). A column may name a
 list of datasets, whose runs it averages: UCF51's three splits, as MAFnet reports them.
-A row reads its runs' `accuracy` unless it names another `metric:`; `per_class.{label}`
-reads one class's accuracy (two-phase Table I: a row per scene, a column per fusion).
+A row reads its runs' `accuracy` unless it names another `metric:`: `top5` (top-5
+accuracy), or `per_class.{label}`, one class's accuracy (two-phase Table I: a row per
+scene, a column per fusion). A table's `column_metrics: {column: metric}` sets the metric
+per column instead (Lee et al.'s tables: top-1 and top-5 of the same runs).
+
+Tables of other kinds (`kind:`) are built from other files than run metrics:
+- `sound_counts`: clip counts per split from the manifest and the audio index (a row's
+  `metric` names a column of avrepro.data.sound_counts; Lee et al.'s Table 1);
+- `improved_classes`: the `top` classes whose accuracy gains most from one run to another,
+  one column per comparison `{better, worse, reported: [classes]}` (Lee et al.'s Table 5).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,6 +27,8 @@ from avrepro.naming import parse_variant
 
 SINGLE = "value"  # the column name of one-column tables
 ACCURACY = "accuracy"
+TOP5 = "top5"
+RUNS, SOUND_COUNTS, IMPROVED_CLASSES = "runs", "sound_counts", "improved_classes"
 PER_CLASS = "per_class."  # prefix of a class's accuracy: per_class.{label} in metrics.json
 
 
@@ -41,12 +51,29 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """An improved_classes column: classes ranked by accuracy of `better` minus `worse`."""
+
+    better: str
+    worse: str
+    reported: tuple[str, ...]  # the paper's top classes, best first
+
+
+@dataclass(frozen=True)
 class Table:
     key: str
     caption: str
     datasets: dict[str, tuple[str, ...]]  # column -> the datasets its runs average over
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
+    kind: str = RUNS
+    column_metrics: dict[str, str] = field(default_factory=dict)
+    comparisons: dict[str, Comparison] = field(default_factory=dict)  # improved_classes
+    top: int = 3  # improved_classes: classes per column
+
+    def metric(self, row: Row, column: str) -> str:
+        """What a cell reads from its runs' metrics.json."""
+        return self.column_metrics.get(column, row.metric)
 
     @property
     def dataset(self) -> str:
@@ -57,11 +84,13 @@ class Table:
         return names.pop()
 
     def variants(self) -> list[str]:
-        seen = {c.run: None for r in self.rows for c in r.cells.values() if c.run}
-        return list(seen)
+        return list({variant: None for _, variant in self.runs()})
 
     def runs(self) -> list[tuple[str, str]]:
         """(dataset, variant) of every run the table reads, once each, in row order."""
+        if self.kind == IMPROVED_CLASSES:
+            return list({(self.datasets[column][0], run): None
+                         for column, c in self.comparisons.items() for run in (c.better, c.worse)})
         seen = {(dataset, cell.run): None
                 for r in self.rows for column, cell in r.cells.items() if cell.run
                 for dataset in self.datasets[column]}
@@ -90,7 +119,17 @@ def load_metafile(path: Path) -> Metafile:
 
 
 def _table(key: str, spec: dict) -> Table:
+    kind = spec.get("kind", RUNS)
+    if kind not in (RUNS, SOUND_COUNTS, IMPROVED_CLASSES):
+        raise ValueError(f"{key}: kind {kind!r} is not one of {RUNS}, {SOUND_COUNTS}, "
+                         f"{IMPROVED_CLASSES}")
+    if kind == IMPROVED_CLASSES:
+        return _comparison_table(key, spec)
     columns = tuple(spec.get("columns", [SINGLE]))
+    column_metrics = dict(spec.get("column_metrics", {}))
+    unknown_columns = set(column_metrics) - set(columns)
+    if unknown_columns:
+        raise ValueError(f"{key}: column_metrics names unknown columns {sorted(unknown_columns)}")
     rows = []
     for i, row in enumerate(spec["rows"]):
         if columns == (SINGLE,):
@@ -101,18 +140,38 @@ def _table(key: str, spec: dict) -> Table:
         if unknown:
             raise ValueError(f"{key} row {i}: unknown keys {sorted(unknown)}")
         metric = row.get("metric", ACCURACY)
-        if metric != ACCURACY and not (metric.startswith(PER_CLASS) and metric != PER_CLASS):
-            raise ValueError(f"{key} row {i}: metric {metric!r} is neither {ACCURACY!r} "
-                             f"nor '{PER_CLASS}LABEL'")
+        if kind == RUNS:
+            for checked in {column_metrics.get(c, metric) for c in columns}:
+                _check_metric(checked, f"{key} row {i}")
         rows.append(Row(method=row["method"], year=row.get("year"), cells=cells, metric=metric))
+    return Table(key, spec["caption"], _datasets(key, spec, columns), columns, tuple(rows),
+                 kind=kind, column_metrics=column_metrics)
+
+
+def _comparison_table(key: str, spec: dict) -> Table:
+    comparisons = {}
+    for column, c in spec["columns"].items():
+        parse_variant(c["better"]), parse_variant(c["worse"])
+        comparisons[column] = Comparison(c["better"], c["worse"], tuple(c.get("reported", ())))
+    columns = tuple(comparisons)
+    return Table(key, spec["caption"], _datasets(key, spec, columns), columns, (),
+                 kind=IMPROVED_CLASSES, comparisons=comparisons, top=int(spec.get("top", 3)))
+
+
+def _check_metric(metric: str, where: str) -> None:
+    if metric in (ACCURACY, TOP5) or (metric.startswith(PER_CLASS) and metric != PER_CLASS):
+        return
+    raise ValueError(f"{where}: metric {metric!r} is neither {ACCURACY!r}, {TOP5!r} "
+                     f"nor '{PER_CLASS}LABEL'")
+
+
+def _datasets(key: str, spec: dict, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     if "datasets" in spec:
         missing = [c for c in columns if c not in spec["datasets"]]
         if missing:
             raise ValueError(f"{key}: columns {missing} have no entry under datasets")
-        datasets = {c: _names(spec["datasets"][c]) for c in columns}
-    else:
-        datasets = dict.fromkeys(columns, _names(spec["dataset"]))
-    return Table(key, spec["caption"], datasets, columns, tuple(rows))
+        return {c: _names(spec["datasets"][c]) for c in columns}
+    return dict.fromkeys(columns, _names(spec["dataset"]))
 
 
 def _names(datasets: str | list[str]) -> tuple[str, ...]:
@@ -133,8 +192,10 @@ def metric_value(metrics: dict, metric: str) -> float | None:
 
     Raises KeyError naming the metric when the run did not record it.
     """
-    if metric == ACCURACY:
-        return metrics[ACCURACY]
+    if metric in (ACCURACY, TOP5):
+        if metric not in metrics:
+            raise KeyError(f"metrics of {metrics.get('variant')!r} have no {metric!r}")
+        return metrics[metric]
     label = metric[len(PER_CLASS) :]
     if label not in metrics.get("classes", [label]):
         return None

@@ -72,7 +72,7 @@ def build_table(table: Table, metrics: Runs, paper_clips: dict[str, int | None])
                     if (dataset, cell.run) not in metrics:
                         raise KeyError(f"{table.key}: no metrics for run {cell.run!r} on {dataset}")
                     records += metrics[dataset, cell.run]
-                summary = summarise(records, row.metric)
+                summary = summarise(records, table.metric(row, column))
                 train, test = clips_used(records)
                 out[f"{clips_prefix}clips_train"], out[f"{clips_prefix}clips_test"] = train, test
             for key, value in summary.items():
@@ -84,6 +84,56 @@ def build_table(table: Table, metrics: Runs, paper_clips: dict[str, int | None])
         rows.append(out)
     frame = pd.DataFrame(rows)
     for column in frame.columns:
-        if column.endswith(("clips_train", "clips_test")):
-            frame[column] = frame[column].astype("Int64")
+        if column == "year" or column.endswith(("clips_train", "clips_test")):
+            frame[column] = frame[column].astype("Int64")  # a row without one stays blank
     return frame
+
+
+def build_count_table(table: Table, counts: pd.DataFrame) -> pd.DataFrame:
+    """A sound_counts table: per row and column (a split), the paper's count beside ours.
+
+    counts: avrepro.data.sound_counts's table, one row per split; a row's `metric` names
+    the count it shows. A reported count never flows into a counted cell.
+    """
+    by_split = counts.set_index("split")
+    rows = []
+    for row in table.rows:
+        out = {"method": row.method}
+        for column, cell in row.cells.items():
+            out[f"{column}_reported"] = None if cell.reported is None else int(cell.reported)
+            out[f"{column}_counted"] = int(by_split.loc[column, row.metric])
+        rows.append(out)
+    frame = pd.DataFrame(rows)
+    reported = [c for c in frame.columns if c.endswith("_reported")]
+    frame[reported] = frame[reported].astype("Int64")
+    return frame
+
+
+def per_class_gain(better: list[dict], worse: list[dict]) -> pd.Series:
+    """Per-class top-1 accuracy of `better` minus `worse` (percentage points), each the mean
+    over its seeds; classes a run's test split lacks are left out."""
+    def mean(records: list[dict]) -> pd.Series:
+        return pd.DataFrame([r["per_class"] for r in records]).astype(float).mean()
+
+    return (mean(better) - mean(worse)).dropna()
+
+
+def build_improvement_table(table: Table, metrics: Runs) -> pd.DataFrame:
+    """An improved_classes table: for each comparison, the `top` classes that gain most,
+    ours beside the paper's, with each gain and the runs it comes from. Ties rank by
+    class name, so the table is the same on every run."""
+    rows = [{"rank": rank + 1} for rank in range(table.top)]
+    for column, comparison in table.comparisons.items():
+        dataset = table.datasets[column][0]
+        better, worse = (metrics[dataset, comparison.better], metrics[dataset, comparison.worse])
+        gain = per_class_gain(better, worse)
+        ranked = sorted(gain.items(), key=lambda item: (-item[1], item[0]))[: table.top]
+        runs = ";".join(sorted(r["run_dir"] for r in better + worse))
+        for rank, row in enumerate(rows):
+            reported = comparison.reported
+            row[f"{column} reported"] = reported[rank] if rank < len(reported) else None
+            label, points = ranked[rank] if rank < len(ranked) else (None, None)
+            row[f"{column} reproduced"] = label
+            row[f"{column} gain"] = None if points is None else round(points, 2)
+            row[f"{column} runs"] = runs
+    return pd.DataFrame(rows)

@@ -161,6 +161,30 @@ def test_sample_fps_gives_a_very_short_clip_one_frame(tmp_path: Path) -> None:
     assert sample_fps(clip, rate=2, seconds=10, size=32).shape == (1, 32, 32, 3)
 
 
+def test_sample_fps_can_keep_the_aspect_and_crop_the_centre(tmp_path: Path) -> None:
+    # Lee et al.'s TSN input: 6 fps, short side resized, centre crop. 80x48 -> 54x32
+    # (aspect kept, long side even) -> the central 24x24; same slots as the squeezed frames.
+    clip = make_clip(tmp_path / "three.mp4", "testsrc=size=80x48:rate=10:duration=3")
+    sampled = sample_fps(clip, rate=2, seconds=3, short_side=32, crop=24)
+    assert sampled.shape == (6, 24, 24, 3) and sampled.dtype == np.uint8
+    resized = read_frames(clip, short_side=32)
+    assert resized.shape[1:] == (32, 54, 3)
+    np.testing.assert_array_equal(sampled, resized[[2, 7, 12, 17, 22, 27], 4:28, 15:39])
+    squeezed = sample_fps(clip, rate=2, seconds=3, size=24)
+    assert not np.array_equal(sampled, squeezed)  # a crop, not the whole picture squeezed
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [{}, {"short_side": 32}, {"crop": 24}, {"size": 24, "crop": 24}, {"size": 24, "short_side": 8}],
+)
+def test_sample_fps_takes_either_a_size_or_a_short_side_and_a_crop(
+    tmp_path: Path, picture: dict
+) -> None:
+    with pytest.raises(ValueError, match="give size, or short_side and crop"):
+        sample_fps(tmp_path / "never-opened.mp4", rate=2, seconds=3, **picture)
+
+
 def test_a_file_without_video_is_a_media_error(fixtures_dir: Path) -> None:
     with pytest.raises(MediaError, match="test.wav"):
         sample_tsn(fixtures_dir / "clips" / "test.wav", n_segments=3, short_side=64, crop=56)

@@ -1,3 +1,4 @@
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 from clips import make_clip
 
 from avrepro.media.audio import load_wav
-from avrepro.media.frames import sample_tsn
+from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.frames import sample_fps, sample_tsn
 from avrepro.media.shards import (
     AUDIO_INDEX_COLUMNS,
     FRAMES_INDEX_COLUMNS,
@@ -80,6 +82,40 @@ def test_audio_shard_records_every_row(manifest: pd.DataFrame, tmp_path: Path) -
     assert rate == 16000 and samples.shape == (1, by_clip.loc["av", "n_samples"])
     assert by_clip.loc["av", "n_samples"] > 1.9 * 16000
     assert (by_clip.drop(index="av")["n_samples"] == 0).all()
+    assert not index["silent"].any()  # a tone is sound; no other row has a track
+
+
+def make_quiet_clip(path: Path, volume: float) -> Path:
+    """A 2-s H.264 + AAC clip whose 440 Hz tone is scaled by `volume` (0: digital silence)."""
+    sources = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2"]
+    sources += ["-f", "lavfi", "-i", f"sine=frequency=440:duration=2,volume={volume}"]
+    subprocess.run(
+        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", *sources]
+        + ["-c:v", "libx264", "-c:a", "aac", str(path)],
+        check=True,
+    )
+    return path
+
+
+def test_a_track_of_digital_silence_is_ok_and_silent(tmp_path: Path) -> None:
+    clips = {"zero": 0.0, "faint": 0.001}  # faint: about 30 of 32767, quiet but not silent
+    rows = pd.DataFrame(
+        {
+            "clip_id": list(clips),
+            "path": [str(make_quiet_clip(tmp_path / f"{c}.mp4", v)) for c, v in clips.items()],
+            "has_audio": True,
+            "status": "ok",
+            "reason": "",
+        }
+    )
+    index = extract_audio_shard(rows, tmp_path / "audio", sample_rate=16000).set_index("clip_id")
+
+    assert index["audio_status"].tolist() == ["ok", "ok"]  # other papers keep both clips
+    assert index["silent"].tolist() == [True, False]
+    assert (index["n_samples"] > 1.9 * 16000).all()
+    zero, _ = load_wav(tmp_path / "audio" / "zero.wav")
+    faint, _ = load_wav(tmp_path / "audio" / "faint.wav")
+    assert not zero.any() and 0 < np.abs(faint).max() < 0.01
 
 
 def test_tsn_frames_shard(manifest: pd.DataFrame, tmp_path: Path) -> None:
@@ -131,6 +167,20 @@ def test_fps_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_pat
     assert not frames[0, 4:].any()
 
 
+def test_fps_frames_shard_with_a_centre_crop(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    # Lee et al.'s TSN frames: 6 fps over 3 s, 64x48 -> short side 32 (42x32) -> 24x24.
+    out_path = tmp_path / "shard-004.npz"
+    spec = {"sampler": "fps", "fps": 6, "seconds": 3, "short_side": 32, "crop": 24}
+    sample_frames_shard(manifest.iloc[:1], spec, out_path)
+    with np.load(out_path) as shard:
+        frames, n_valid = shard["frames"], shard["n_valid"]
+    assert frames.shape == (1, 18, 24, 24, 3)
+    assert n_valid.tolist() == [12]  # the 2-s clip fills 12 of the 18 slots
+    expected = sample_fps(manifest["path"][0], rate=6, seconds=3, short_side=32, crop=24)
+    np.testing.assert_array_equal(frames[0, :12], expected)
+    assert not frames[0, 12:].any()
+
+
 def test_a_shard_without_usable_clips_still_writes_its_archive(
     manifest: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -149,6 +199,9 @@ def test_a_shard_without_usable_clips_still_writes_its_archive(
         ({"sampler": "tsn", "short_side": 32, "crop": 24}, "segments"),
         ({"sampler": "clips", "clips": 4, "short_side": 32, "crop": 24}, "frames_per_clip"),
         ({"sampler": "fps", "fps": 2, "size": 24}, "seconds"),
+        ({"sampler": "fps", "fps": 2, "seconds": 3}, r"takes 'size' .* not neither"),
+        ({"sampler": "fps", "fps": 2, "seconds": 3, "short_side": 32}, r"not \['short_side'\]"),
+        ({"sampler": "fps", "fps": 2, "seconds": 3, "size": 24, "crop": 24}, "'size'"),
     ],
 )
 def test_a_bad_spec_is_named_before_any_work(

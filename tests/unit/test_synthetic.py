@@ -1,5 +1,7 @@
 """Synthetic smoke datasets: known signatures and ceilings, real layouts, decodable files."""
 
+import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,11 +11,12 @@ import pandas as pd
 import pytest
 import soundfile
 
-from avrepro.data import ave, dcase, faults, synthetic
+from avrepro.data import ave, dcase, faults, mit, synthetic
 from avrepro.data.ave import read_annotations, read_ave
 from avrepro.data.dcase import read_dcase
 from avrepro.data.kinetics import read_kinetics
 from avrepro.data.manifest import build_manifest, read_manifest, write_manifest
+from avrepro.data.mit import read_categories, read_mit
 from avrepro.data.synthetic import SyntheticSpecError
 from avrepro.data.ucf101 import read_ucf101
 from avrepro.media.audio import load_wav
@@ -105,12 +108,103 @@ def test_no_audio_fraction_is_exact() -> None:
     assert plan.groupby(["label", "split"]).size().to_dict()[("Biking", "train")] == 30
 
 
+def test_silent_tracks_are_exact_disjoint_and_leave_the_no_audio_draw() -> None:
+    spec = {**SPEC, "clips_per_class": {"train": 30, "test": 10}, "no_audio_fraction": 0.05}
+    plan = synthetic.plan_clips({**spec, "silent_fraction": 0.1})
+    assert plan["silent"].sum() == 20
+    assert not (plan["silent"] & ~plan["has_audio"]).any()  # a silent clip has a track
+    # Its own stream: the no-audio clips and everything else stay as without the key.
+    without = synthetic.plan_clips(spec)
+    assert not without["silent"].any()
+    assert plan.drop(columns="silent").equals(without.drop(columns="silent"))
+    again = synthetic.plan_clips({**spec, "silent_fraction": 0.1, "seed": 4})
+    assert not again["silent"].equals(plan["silent"])
+
+
+def test_a_silent_clip_renders_a_track_of_zeros() -> None:
+    spec = {**SPEC, "no_audio_fraction": 0, "silent_fraction": 0.2}
+    plan = synthetic.plan_clips(spec)
+    silent, voiced = np.flatnonzero(plan["silent"]), np.flatnonzero(~plan["silent"])
+    assert len(silent) == 3
+    frames, audio = synthetic.render_clip(spec, plan, silent[0])
+    assert audio.shape == (RATE, 2) and audio.dtype == np.float32 and not audio.any()
+    assert np.array_equal(frames, synthetic.render_clip(SPEC, plan, silent[0])[0])
+    assert np.abs(synthetic.render_clip(spec, plan, voiced[0])[1]).max() > 0.1
+
+
+# Digest of every clip of SPEC's frames and audio bytes, taken before appearance pairs and
+# silent tracks existed: the datasets written then must stay byte-identical.
+SPEC_CLIPS_SHA256 = "b28e2cb24afe4b7dd007276608532965a015d9d6b4f788f262056245cb4c21d5"
+
+
+def test_datasets_without_the_new_keys_are_unchanged() -> None:
+    plan = synthetic.plan_clips(SPEC)
+    assert np.flatnonzero(~plan["has_audio"]).tolist() == [1, 2, 10]
+    assert not plan["silent"].any()
+    assert (plan["direction"] == np.where(plan["picture_id"] % 2 == 0, 1, -1)).all()
+    digest = hashlib.sha256()
+    for position in range(len(plan)):
+        frames, audio = synthetic.render_clip(SPEC, plan, position)
+        digest.update(frames.tobytes())
+        digest.update(b"" if audio is None else audio.tobytes())
+    assert digest.hexdigest() == SPEC_CLIPS_SHA256
+
+
+APPEARANCE_SPEC = {
+    **SPEC,
+    "pairs": [SPEC["pairs"][0], {"classes": ["swimming", "wrapping"], "share": "appearance"}],
+    "extra_classes": [],
+}
+
+
+def test_an_appearance_pair_shares_the_picture_not_the_motion_or_sound() -> None:
+    table = synthetic.signatures(APPEARANCE_SPEC).set_index("label")
+    pair = table.loc[["swimming", "wrapping"]]
+    assert pair["picture_id"].nunique() == 1 and pair["sound_id"].nunique() == 2
+    assert pair["direction"].tolist() == [1, -1]
+    # A single frame confuses both pairs, moving frames only the picture pair, sound none.
+    assert synthetic.ceiling(APPEARANCE_SPEC, "appearance") == 0.5
+    assert synthetic.ceiling(APPEARANCE_SPEC, "video") == 0.75
+    assert synthetic.ceiling(APPEARANCE_SPEC, "audio") == 1.0
+    assert synthetic.ceiling(APPEARANCE_SPEC, "video", classes=["swimming", "wrapping"]) == 1.0
+    assert synthetic.ceiling(SPEC, "appearance") == synthetic.ceiling(SPEC, "video")
+
+
+def stripe_drift(frames: np.ndarray) -> np.ndarray:
+    """Phase step (radians) between consecutive frames of the strongest spatial frequency
+    of the first frame: (frames - 1,). Stripes moving the other way step the other way."""
+    grey = frames.mean(axis=-1)  # (frames, H, W)
+    spectra = np.fft.fft2(grey - grey.mean(axis=(1, 2), keepdims=True))
+    peak = np.unravel_index(np.abs(spectra[0]).argmax(), spectra[0].shape)
+    at_peak = spectra[:, peak[0], peak[1]]  # (frames,)
+    return np.angle(at_peak[1:] * np.conj(at_peak[:-1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_directions_differ_in_motion_only(seed: int) -> None:
+    picture = synthetic.signatures(APPEARANCE_SPEC).set_index("label").loc["swimming"].picture_id
+
+    def render(direction: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return synthetic.render_picture(picture, direction, rng, 1.0, 10, (32, 24))
+
+    forward, backward = render(1), render(-1)
+    assert np.array_equal(forward[0], backward[0])  # the same jitter: one frame is all alike
+    assert np.abs(forward[2].astype(int) - backward[2]).mean() > 20  # 0.4 periods apart
+    drift, back = stripe_drift(forward), stripe_drift(backward)
+    assert (np.abs(drift) > 0.2).all() and (np.sign(drift) == np.sign(drift[0])).all()
+    assert (np.sign(back) == -np.sign(drift)).all()
+    np.testing.assert_allclose(np.abs(back), np.abs(drift), atol=0.15)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"extra_classes": ["CricketShot"]}, r"classes repeated: \['CricketShot'\]"),
         ({"size": [33, 24]}, r"synthetic\.size: width and height must be even"),
-        ({"pairs": [{"classes": ["a", "b"], "share": "both"}]}, r"share must be picture or sound"),
+        ({"pairs": [{"classes": ["a", "b"], "share": "both"}]}, r"share must be one of \['pic"),
+        ({"silent_fraction": 1.5}, r"synthetic\.silent_fraction: must be within \[0, 1\]"),
+        ({"no_audio_fraction": 0.6, "silent_fraction": 0.6}, r"9 silent tracks asked for, but"),
         ({"fps": None}, r"synthetic: missing keys \['fps'\]"),
     ],
 )
@@ -142,14 +236,14 @@ def test_pictures_differ_more_than_their_jitter() -> None:
     def hue(picture_id: int, seed: int) -> np.ndarray:
         """Mean colour, normalised: brightness is jittered per clip, the hue is not."""
         rng = np.random.default_rng(seed)
-        frames = synthetic.render_picture(picture_id, rng, 1.0, 10, (32, 24))
+        frames = synthetic.render_picture(picture_id, 1, rng, 1.0, 10, (32, 24))
         colour = frames.mean(axis=(0, 1, 2))  # (3,)
         return colour / np.linalg.norm(colour)
 
     same = np.abs(hue(0, 1) - hue(0, 2)).max()
     different = min(np.abs(hue(0, 1) - hue(p, 2)).max() for p in (1, 2, 3))
     assert different > 10 * same
-    frames = synthetic.render_picture(2, np.random.default_rng(0), 1.0, 10, (32, 24))
+    frames = synthetic.render_picture(2, 1, np.random.default_rng(0), 1.0, 10, (32, 24))
     assert frames.shape == (10, 24, 32, 3) and frames.dtype == np.uint8
     assert np.abs(frames[0].astype(int) - frames[5]).mean() > 20  # the stripes move
 
@@ -446,3 +540,71 @@ def test_dcase_manifest_and_audio_come_from_the_wav(dcase_written, tmp_path) -> 
     samples, rate = load_wav(tmp_path / "audio" / f"{ok.clip_id}.wav")
     assert rate == 32000 and samples.shape == (2, 32000)
     assert not np.allclose(samples[0], samples[1])  # two channels kept, not one copied
+
+
+# --- Moments in Time mini ---
+
+MIT_SPEC = {
+    **APPEARANCE_SPEC,
+    "pairs": [
+        {"classes": ["barking", "howling"], "share": "picture"},
+        {"classes": ["swimming", "wrapping"], "share": "appearance"},
+    ],
+    "no_audio_fraction": 0.25,  # 3 of the 12 clips
+    "silent_fraction": 0.25,  # 3 others
+}
+MIT_FILE_NAME = r"(yt-[A-Za-z0-9_-]{11}_\d+|getty-[a-z]+-video-id\d{9}_\d+)\.mp4"
+
+
+@pytest.fixture(scope="module")
+def mit_written(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("synthetic") / "moments_mini"
+    return root, synthetic.write_mit(root, MIT_SPEC, workers=2)
+
+
+def test_mit_layout_is_read_by_the_reader(mit_written) -> None:
+    root, clips = mit_written
+    listed = read_mit(root)
+    merged = listed.merge(clips, on=["clip_id", "path", "label", "split"], how="outer")
+    assert len(merged) == len(listed) == len(clips) == 12
+    assert listed["split"].value_counts().to_dict() == {"train": 8, "test": 4}
+    assert read_categories(root / mit.CATEGORIES_FILE) == {
+        "barking": 0,
+        "howling": 1,
+        "swimming": 2,
+        "wrapping": 3,
+    }
+    for split, (list_name, folder) in mit.SPLITS.items():
+        rows = (root / list_name).read_text().splitlines()
+        assert len(rows) == (clips["split"] == split).sum()
+        # No header; "label/file.mp4,label,agree,disagree" as the real lists.
+        assert all(re.fullmatch(r"([a-z]+)/[^,/]+\.mp4,\1,3,0", row) for row in rows)
+        paths = listed.loc[listed["split"] == split, "path"].map(Path)
+        assert all(path.parent.parent == root / folder and path.is_file() for path in paths)
+    names = listed["path"].map(lambda path: Path(path).name)
+    assert names.str.fullmatch(MIT_FILE_NAME).all() and names.is_unique
+    assert names.str.startswith("yt-").any() and names.str.startswith("getty-").any()
+
+
+def test_mit_clips_without_sound_have_no_track_or_a_silent_one(mit_written, tmp_path) -> None:
+    root, clips = mit_written
+    assert (~clips["has_audio"]).sum() == 3 and clips["silent"].sum() == 3
+    assert not (clips["silent"] & ~clips["has_audio"]).any()
+    for clip in clips.itertuples():
+        assert probe(clip.path).has_audio == clip.has_audio
+        if clip.has_audio:
+            audio = decode_audio(Path(clip.path))
+            assert len(audio) >= 0.95 * RATE
+            assert (not audio.any()) == clip.silent
+    voiced = clips[clips["has_audio"] & ~clips["silent"]].iloc[0]
+    summary = stream_summary(Path(voiced.path))
+    assert "Video: h264" in summary and "Audio: aac" in summary
+    assert chroma_peak(decode_audio(Path(voiced.path))) == synthetic.pitch_class(voiced.sound_id)
+    # The media stage tells a silent track from a sounding one by its decoded samples.
+    manifest = build_manifest(read_mit(root), synthetic.paired_classes(MIT_SPEC))
+    index = extract_audio_shard(manifest, tmp_path / "audio", 16000).set_index("clip_id")
+    written = clips.set_index("clip_id").loc[index.index]
+    assert index["audio_status"].tolist() == written["has_audio"].map(
+        {True: "ok", False: "no_audio"}
+    ).tolist()
+    assert index["silent"].tolist() == written["silent"].tolist()

@@ -1,7 +1,8 @@
 # Input functions and names shared by every stage.
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
-from avrepro.papers import load_metafile
+from avrepro.papers import SOUND_COUNTS, load_metafile
+from avrepro.variants import audiogen as audiogen_variants
 from avrepro.variants import twophase as twophase_variants
 from avrepro.variants.maivar import backbone_code, variant_inputs
 
@@ -28,6 +29,11 @@ MAFNET_FULL = format_variant("mafnet", fusion="concat", att="both", film="audio"
 TWOPHASE = config["twophase"]
 # Two-phase's audio: at the spectrograms' rate, both channels kept (§II-A).
 TWOPHASE_AUDIO = f"audio-{TWOPHASE['spectrogram']['sample_rate']}-ch2"
+AUDIOGEN = config["audiogen"]
+# Lee et al. §3.2: "wav file format with 16kHz sampling rate, 16bit, mono channel", for
+# AENet and VGGish alike; whether this decodes is what "has sound" means (Table 1).
+AUDIOGEN_AUDIO = "audio-16000"
+AUDIOGEN_SOUND = {"aenet": "aenet", "vggish": f"vggish-e{AUDIOGEN['vggish_examples']}"}
 
 
 wildcard_constraints:
@@ -233,13 +239,67 @@ def twophase_hparams(w):
     return {**shared, "schedule": TWOPHASE[schedule]}
 
 
-def table_metrics(w):
+def audiogen_clips(dataset):
+    """Every audio-generation run's clips: those whose frames decoded (sound or none)."""
+    return {
+        "manifest": manifest(dataset),
+        "frames_index": media_shards(dataset, f"frames-{AUDIOGEN['frames']}", ".csv"),
+    }
+
+
+def tsn_inputs(w):
+    stream = audiogen_variants.parse(w.variant).stream
+    store = "frames" if stream == "rgb" else "flow"
+    return {
+        **audiogen_clips(w.dataset),
+        "data": media_shards(w.dataset, f"{store}-{AUDIOGEN['frames']}", ".npz"),
+        "weights": weights_input("tsn_bninception"),
+    }
+
+
+def sound_inputs(w):
+    v = audiogen_variants.parse(w.variant)
+    inputs = {
+        **audiogen_clips(w.dataset),
+        "audio_media": media_shards(w.dataset, AUDIOGEN_AUDIO, ""),
+        "sound": feature_shards(w.dataset, AUDIOGEN_SOUND[v.feature]),
+    }
+    if v.generator:  # per seed: the RGB stream's frame features, then the flow stream's
+        inputs["visual"] = [
+            f"{run_dir('audiogen', w.dataset, run, seed)}/frame_features.npz"
+            for seed in job_seeds(w)
+            for run in audiogen_variants.runs_read(w.variant)
+        ]
+    return inputs
+
+
+def late_inputs(w):
+    """Per seed, the predictions of the runs a late fusion adds (runs_read's order)."""
+    return {
+        "manifest": manifest(w.dataset),
+        "runs": [
+            f"{run_dir('audiogen', w.dataset, run, seed)}/predictions.parquet"
+            for seed in job_seeds(w)
+            for run in audiogen_variants.runs_read(w.variant)
+        ],
+    }
+
+
+def table_inputs(w):
+    """The metafile, and what the table is built from: its runs' metrics, or (a count
+    table) the manifest and the audio index."""
     table = load_metafile(metafile(w.paper)).tables[w.table]
-    return [
+    inputs = {"metafile": metafile(w.paper)}
+    if table.kind == SOUND_COUNTS:
+        inputs["manifest"] = manifest(table.dataset)
+        inputs["audio_media"] = media_shards(table.dataset, AUDIOGEN_AUDIO, "")
+        return inputs
+    inputs["metrics"] = [
         f"{run_dir(w.paper, dataset, variant, seed)}/metrics.json"
         for dataset, variant in table.runs()
         for seed in config["seeds"]
     ]
+    return inputs
 
 
 def maivar_runs(dataset, variants, filename):
@@ -263,6 +323,11 @@ def mafnet_targets():
 def twophase_targets():
     tables = [f"results/table{n}_twophase.csv" for n in (1, 2)]
     return tables + [f"results/fig4_twophase.{ext}" for ext in ("png", "pdf")]
+
+
+def audiogen_targets():
+    tables = [f"results/table{n}_audiogen.csv" for n in (1, 2, 3, 4, 5)]
+    return tables + [f"results/fig3_audiogen.{ext}" for ext in ("png", "pdf")]
 
 
 def maivar_targets():

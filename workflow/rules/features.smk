@@ -138,3 +138,51 @@ rule spectrogram_features:
         "logs/features/{dataset}/spec-{kind}/shard-{shard}.log",
     script:
         "../../scripts/spectrogram_features.py"
+
+
+# Lee et al.'s sound features, both from the 16-kHz mono WAVs (§3.2): AENet's 1024-d
+# feature, one vector per clip; VGGish's PCA-postprocessed 128-d embedding per 0.96-s example.
+rule aenet_features:
+    input:
+        audio=f"results/media/{{dataset}}/{AUDIOGEN_AUDIO}/shard-{{shard}}",
+        weights=lambda w: weights_input("aenet"),
+    output:
+        "results/features/{dataset}/aenet/shard-{shard}.npz",
+    params:
+        batch_size=AUDIOGEN["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/aenet_features/{dataset}/aenet/shard-{shard}.tsv"
+    log:
+        "logs/features/{dataset}/aenet/shard-{shard}.log",
+    script:
+        "../../scripts/aenet_features.py"
+
+
+rule vggish_embeddings:
+    input:
+        audio=f"results/media/{{dataset}}/{AUDIOGEN_AUDIO}/shard-{{shard}}",
+        weights=lambda w: weights_input("vggish"),
+        pca=lambda w: weights_input("vggish_pca"),
+    output:
+        "results/features/{dataset}/vggish-e{examples}/shard-{shard}.npz",
+    params:
+        n_examples=lambda w: int(w.examples),
+        batch_size=AUDIOGEN["extract_batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/vggish_embeddings/{dataset}/vggish-e{examples}/shard-{shard}.tsv"
+    log:
+        "logs/features/{dataset}/vggish-e{examples}/shard-{shard}.log",
+    script:
+        "../../scripts/vggish_embeddings.py"

@@ -143,3 +143,34 @@ rule fig4_twophase:
         "logs/figures/fig4_twophase.log",
     script:
         "../../scripts/fig4_twophase.py"
+
+
+# Lee et al.: a figure the paper lacks, per-class gain from sound, Table 5's classes marked.
+AUDIOGEN_TABLE5 = load_metafile(metafile("audiogen")).tables["table5"]
+AUDIOGEN_GAINS = {
+    "rgb": AUDIOGEN_TABLE5.comparisons["(R+S) vs. R"].worse,
+    "real": AUDIOGEN_TABLE5.comparisons["(R+S) vs. R"].better,
+    "generated": AUDIOGEN_TABLE5.comparisons["(R+S(gen)) vs. R"].better,
+}
+
+
+rule fig3_audiogen:
+    input:
+        metafile=metafile("audiogen"),
+        metrics=[
+            f"{run_dir('audiogen', AUDIOGEN_TABLE5.dataset, run, seed)}/metrics.json"
+            for run in AUDIOGEN_GAINS.values()
+            for seed in config["seeds"]
+        ],
+    output:
+        figure_outputs("fig3_audiogen"),
+    params:
+        **AUDIOGEN_GAINS,
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/fig3_audiogen.tsv"
+    log:
+        "logs/figures/fig3_audiogen.log",
+    script:
+        "../../scripts/fig3_audiogen.py"

@@ -45,3 +45,25 @@ rule sample_frames:
         "logs/media/{dataset}/frames-{spec}/shard-{shard}.log",
     script:
         "../../scripts/sample_frames.py"
+
+
+# Optical flow between consecutive sampled frames, 8-bit x/y as TSN stores it (Lee et al.'s
+# flow stream). TV-L1 runs on the CPU; `flow.method: raft` on a GPU instead.
+rule optical_flow:
+    input:
+        frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
+        weights=lambda w: weights_input("raft_large") if AUDIOGEN["flow"]["method"] == "raft" else [],
+    output:
+        flow="results/media/{dataset}/flow-{spec}/shard-{shard}.npz",
+    params:
+        flow=AUDIOGEN["flow"],
+        device=device(),
+    priority: 2
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/optical_flow/{dataset}/flow-{spec}/shard-{shard}.tsv"
+    log:
+        "logs/media/{dataset}/flow-{spec}/shard-{shard}.log",
+    script:
+        "../../scripts/optical_flow.py"

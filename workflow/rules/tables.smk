@@ -3,8 +3,7 @@
 
 rule table:
     input:
-        metafile=lambda w: metafile(w.paper),
-        metrics=table_metrics,
+        unpack(table_inputs),
     output:
         report(
             "results/{table}_{paper}.csv",

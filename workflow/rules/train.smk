@@ -96,3 +96,76 @@ rule train_twophase_fusion:
         f"logs/twophase/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/train_twophase.py"
+
+
+# Lee et al.: TSN's RGB and flow streams fine-tuned on the sampled frames and flow; each
+# run also writes every clip's per-frame features, which the generators read (same seed).
+# Before other training (priority 1): every sound run with a generator waits for both.
+rule train_tsn:
+    input:
+        unpack(tsn_inputs),
+    output:
+        **run_outputs("audiogen", {**RUN_FILES, "features": "frame_features.npz"}),
+    wildcard_constraints:
+        variant=r"tsn_[a-z0-9_.-]+",
+    params:
+        seeds=job_seeds,
+        hparams=AUDIOGEN["tsn"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    benchmark:
+        f"benchmarks/train_tsn/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
+    log:
+        f"logs/audiogen/{{dataset}}/{{variant}}/{JOB_NAME}.log",
+    script:
+        "../../scripts/train_tsn.py"
+
+
+# A sound run: a generator (if any) fills in the soundless clips' sound feature, then the
+# SVMs classify the sound feature (Tables 2 and 3).
+rule train_sound:
+    input:
+        unpack(sound_inputs),
+    output:
+        **run_outputs("audiogen", RUN_FILES),
+    wildcard_constraints:
+        variant=r"svm_[a-z0-9_.-]+",
+    params:
+        seeds=job_seeds,
+        hparams=lambda w: {k: AUDIOGEN[k] for k in ("val_fraction", "generator", "svm")},
+        device=device(),
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    benchmark:
+        f"benchmarks/train_sound/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
+    log:
+        f"logs/audiogen/{{dataset}}/{{variant}}/{JOB_NAME}.log",
+    script:
+        "../../scripts/train_audiogen.py"
+
+
+# Late fusion adds the runs' probabilities (Table 4); it trains nothing.
+rule late_fusion:
+    input:
+        unpack(late_inputs),
+    output:
+        **run_outputs("audiogen", RUN_FILES),
+    wildcard_constraints:
+        variant=r"late_[a-z0-9_.-]+",
+    params:
+        seeds=job_seeds,
+        tsn_weights=AUDIOGEN["tsn_weights"],
+    conda:
+        ENV
+    benchmark:
+        f"benchmarks/late_fusion/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
+    log:
+        f"logs/audiogen/{{dataset}}/{{variant}}/{JOB_NAME}.log",
+    script:
+        "../../scripts/train_audiogen.py"

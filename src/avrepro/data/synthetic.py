@@ -3,18 +3,21 @@
 Classes come in confusable pairs (DESIGN.md, "Tiers"): a pair that shares its picture
 differs only in sound, a pair that shares its sound differs only in picture. So video
 alone and audio alone each top out at a known accuracy (`ceiling`) and a working fusion
-must beat both.
+must beat both. A pair that shares its appearance looks the same in any single frame but
+its stripes move the opposite ways (and it sounds different): a single RGB frame cannot
+tell it apart, optical flow can (Lee et al., Table 4: RGB + Flow beats RGB).
 
 - A sound signature is a tone of its own pitch class (so a chromagram sees it) pulsed at
   its own rate (so time-axis pictures such as a waveform plot differ too).
 - A picture signature is a stripe pattern of its own colour, orientation, width,
   direction and speed.
 - Every clip jitters its signature (phases, onset, amplitude, speed, brightness, noise),
-  and a fraction of clips has no audio track at all (the container holds video only).
+  a fraction of clips has no audio track at all (the container holds video only), and
+  another fraction has a track of digital silence (all samples zero).
 
-`write_ucf101`, `write_kinetics`, `write_ave` and `write_dcase` put the clips where
-`read_ucf101`, `read_kinetics`, `read_ave` and `read_dcase` look for the real ones, so
-the same readers serve both tiers.
+`write_ucf101`, `write_kinetics`, `write_ave`, `write_dcase` and `write_mit` put the clips
+where `read_ucf101`, `read_kinetics`, `read_ave`, `read_dcase` and `read_mit` look for the
+real ones, so the same readers serve both tiers.
 """
 
 import colorsys
@@ -33,18 +36,27 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
-from avrepro.data import ave, dcase, faults, kinetics, ucf101
+from avrepro.data import ave, dcase, faults, kinetics, mit, ucf101
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import stderr_tail
 
 SPLITS = ("train", "test")  # what most datasets have; AVE adds val (AVE_SPLITS)
 AVE_SPLITS = ("train", "val", "test")
-MODALITY_SIGNATURE = {"video": "picture_id", "audio": "sound_id"}
+SHARES = ("picture", "sound", "appearance")  # what the two classes of a pair have in common
+# The columns of `signatures` that a modality sees: moving frames show the picture and the
+# way it moves, a single frame only the picture, the sound track only the sound.
+MODALITY_SIGNATURE = {
+    "video": ["picture_id", "direction"],
+    "appearance": ["picture_id"],
+    "audio": ["sound_id"],
+}
 REQUIRED_KEYS = ("seed", "pairs", "clips_per_class", "duration", "fps", "size", "audio_rate")
 
 # Independent random streams per purpose, so that e.g. adding Kinetics ids does not
-# change the clips' content: default_rng([seed, stream, ...]).
+# change the clips' content: default_rng([seed, stream, ...]). A new purpose takes a new
+# number, so that the datasets written before it stay byte-identical.
 _STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS, _STREAM_EVENTS = 0, 1, 2, 3
+_STREAM_SILENT = 4
 
 # Sound s is the note 7*s semitones above C4, folded into one octave per 12 sounds:
 # stepping by fifths puts consecutive sounds far apart on the chroma circle, and 36
@@ -70,6 +82,13 @@ DCASE_SEGMENTS_PER_LOCATION = 3
 DCASE_FIRST_LOCATION, DCASE_FIRST_SEGMENT = 100, 1000  # real ids look like 1095-40158
 # The recordings are 48 kHz 24-bit (Pham et al., Sec. IV-A), binaural, so stereo.
 DCASE_WAV_SUBTYPE = "PCM_24"
+# Moments in Time file names, as the lists name them ("yt-{YouTube id}_{start s}.mp4" for
+# most, "getty-{title words}-video-id{9 digits}_{n}.mp4" for about a fifth; seen in
+# github.com/mjoannou/audiovisual-moments-in-time, audiovisual_action_recognition/*.csv).
+MIT_GETTY_SHARE = 0.2
+# The lists' last two fields count the annotators who agreed and disagreed with the label;
+# no reader uses them, so every row takes a common value.
+MIT_ANNOTATORS = (3, 0)
 
 
 # Marks a folder as synthetic, so that a rerun may replace it (and nothing else).
@@ -98,6 +117,8 @@ KINETICS_CODECS = Codecs(
     audio={"acodec": "aac", "aac_coder": "fast", "audio_bitrate": "128k"},
 )
 AVE_CODECS = KINETICS_CODECS
+# Moments in Time's clips were cut from YouTube and stock sites into H.264 + AAC MP4s.
+MIT_CODECS = KINETICS_CODECS
 # TAU's videos are H.264 in MP4, without an audio track (see avrepro.data.dcase).
 DCASE_CODECS = Codecs(video=KINETICS_CODECS.video, audio={})
 
@@ -112,12 +133,10 @@ def _check(spec: dict) -> None:
     repeated = sorted({label for label in names if names.count(label) > 1})
     if repeated:
         raise SyntheticSpecError(f"synthetic.pairs/extra_classes: classes repeated: {repeated}")
-    bad_shares = [
-        pair["share"] for pair in spec["pairs"] if pair["share"] not in ("picture", "sound")
-    ]
+    bad_shares = [pair["share"] for pair in spec["pairs"] if pair["share"] not in SHARES]
     if bad_shares:
         raise SyntheticSpecError(
-            f"synthetic.pairs: share must be picture or sound, got {bad_shares}"
+            f"synthetic.pairs: share must be one of {list(SHARES)}, got {bad_shares}"
         )
     width, height = spec["size"]
     if width % 2 or height % 2:
@@ -125,8 +144,9 @@ def _check(spec: dict) -> None:
         raise SyntheticSpecError(
             f"synthetic.size: width and height must be even, got {spec['size']}"
         )
-    if not 0 <= spec.get("no_audio_fraction", 0) <= 1:
-        raise SyntheticSpecError("synthetic.no_audio_fraction: must be within [0, 1]")
+    for key in ("no_audio_fraction", "silent_fraction"):
+        if not 0 <= spec.get(key, 0) <= 1:
+            raise SyntheticSpecError(f"synthetic.{key}: must be within [0, 1]")
 
 
 def paired_classes(spec: dict) -> list[str]:
@@ -134,33 +154,53 @@ def paired_classes(spec: dict) -> list[str]:
     return [label for pair in spec["pairs"] for label in pair["classes"]]
 
 
+def picture_direction(picture_id: int) -> int:
+    """The way a picture's stripes move (+1 or -1) unless an appearance pair sets it."""
+    return 1 if picture_id % 2 == 0 else -1
+
+
 def signatures(spec: dict) -> pd.DataFrame:
-    """DataFrame(label, picture_id, sound_id): paired classes first, then extra classes."""
+    """DataFrame(label, picture_id, direction, sound_id): paired classes first, then extras.
+
+    An appearance pair shares its picture, and its classes' stripes move the opposite
+    ways (+1 for the first class, -1 for the second); every other class moves its
+    picture's own way (`picture_direction`).
+    """
     _check(spec)
     pictures, sounds = itertools.count(), itertools.count()
+
+    def row(label: str, picture: int, sound: int) -> tuple:
+        return label, picture, picture_direction(picture), sound
+
     rows = []
     for pair in spec["pairs"]:
         first, second = pair["classes"]
         if pair["share"] == "picture":
             picture = next(pictures)
-            rows += [(first, picture, next(sounds)), (second, picture, next(sounds))]
-        else:
+            rows += [row(first, picture, next(sounds)), row(second, picture, next(sounds))]
+        elif pair["share"] == "sound":
             sound = next(sounds)
-            rows += [(first, next(pictures), sound), (second, next(pictures), sound)]
-    rows += [(label, next(pictures), next(sounds)) for label in spec.get("extra_classes", [])]
-    table = pd.DataFrame(rows, columns=["label", "picture_id", "sound_id"])
+            rows += [row(first, next(pictures), sound), row(second, next(pictures), sound)]
+        else:
+            picture = next(pictures)
+            rows += [(first, picture, 1, next(sounds)), (second, picture, -1, next(sounds))]
+    rows += [row(label, next(pictures), next(sounds)) for label in spec.get("extra_classes", [])]
+    table = pd.DataFrame(rows, columns=["label", "picture_id", "direction", "sound_id"])
     if table["sound_id"].max() >= MAX_SOUNDS:
         raise SyntheticSpecError(f"synthetic: at most {MAX_SOUNDS} distinct sounds are supported")
     return table
 
 
 def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> float:
-    """Best accuracy that `modality` ("video" or "audio") alone can reach on `classes`.
+    """Best accuracy that `modality` alone can reach on `classes`.
 
-    classes defaults to the paired classes (the smoke tier's paper class list). Every
-    class has the same number of clips, so a signature shared by k classes is right
-    1/k of the time at best: the ceiling is (distinct signatures) / (classes). Clips
-    without audio only lower what audio alone reaches, so this stays an upper bound.
+    Modalities: "video" (moving frames: the picture and the way it moves, as optical flow
+    or several frames see it), "appearance" (what any single frame shows: the picture
+    only) and "audio". classes defaults to the paired classes (the smoke tier's paper
+    class list). Every class has the same number of clips, so a signature shared by k
+    classes is right 1/k of the time at best: the ceiling is (distinct signatures) /
+    (classes). Clips without sound only lower what audio alone reaches, so this stays an
+    upper bound.
     """
     if modality not in MODALITY_SIGNATURE:
         raise ValueError(f"modality must be one of {list(MODALITY_SIGNATURE)}, got {modality!r}")
@@ -170,15 +210,18 @@ def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> 
     if unknown:
         raise ValueError(f"classes not in the synthetic spec: {unknown}")
     chosen = table[table["label"].isin(classes)]
-    return chosen[MODALITY_SIGNATURE[modality]].nunique() / len(chosen)
+    return len(chosen[MODALITY_SIGNATURE[modality]].drop_duplicates()) / len(chosen)
 
 
 def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
-    """One row per clip: DataFrame(label, split, number, picture_id, sound_id, has_audio).
+    """One row per clip: DataFrame(label, split, number, picture_id, direction, sound_id,
+    has_audio, silent).
 
     `splits` are the dataset's splits, in order; spec["clips_per_class"] must give a count
     for each and no other. `number` counts the class's clips within the split. Exactly
-    round(no_audio_fraction * clips) clips, drawn at random, have no audio track.
+    round(no_audio_fraction * clips) clips, drawn at random, have no audio track, and
+    round(silent_fraction * clips) others, drawn from a stream of their own, have a track
+    of digital silence (`silent`).
     """
     counts = spec["clips_per_class"]
     if sorted(counts) != sorted(splits):
@@ -186,19 +229,42 @@ def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
             f"synthetic.clips_per_class: this dataset's splits are {list(splits)}, "
             f"got {sorted(counts)}"
         )
+    table = signatures(spec)
     rows = [
-        (signature.label, split, number, signature.picture_id, signature.sound_id)
-        for signature in signatures(spec).itertuples()
+        (label, split, number, *signature)
+        for label, *signature in table.itertuples(index=False)
         for split in splits
         for number in range(counts[split])
     ]
-    plan = pd.DataFrame(rows, columns=["label", "split", "number", "picture_id", "sound_id"])
-    n_silent = round(spec.get("no_audio_fraction", 0) * len(plan))
-    silent = np.random.default_rng([spec["seed"], _STREAM_NO_AUDIO]).choice(
-        len(plan), size=n_silent, replace=False
+    plan = pd.DataFrame(rows, columns=["label", "split", "number", *table.columns[1:]])
+    n_no_audio = round(spec.get("no_audio_fraction", 0) * len(plan))
+    no_audio = np.random.default_rng([spec["seed"], _STREAM_NO_AUDIO]).choice(
+        len(plan), size=n_no_audio, replace=False
     )
-    plan["has_audio"] = ~np.isin(np.arange(len(plan)), silent)
+    plan["has_audio"] = ~np.isin(np.arange(len(plan)), no_audio)
+    plan["silent"] = _silent_tracks(spec, plan["has_audio"].to_numpy())
     return plan
+
+
+def _silent_tracks(spec: dict, has_audio: np.ndarray) -> np.ndarray:
+    """(clips,) bool: round(silent_fraction * clips) clips with a track, drawn at random.
+
+    Moments in Time holds both kinds of soundless clip: without an audio track, and with
+    one that carries no sound. The second kind is drawn among the clips that keep a
+    track, from its own stream, so the no-audio draw (and every older dataset) is
+    unchanged.
+    """
+    voiced = np.flatnonzero(has_audio)
+    n_silent = round(spec.get("silent_fraction", 0) * len(has_audio))
+    if n_silent > len(voiced):
+        raise SyntheticSpecError(
+            f"synthetic.silent_fraction: {n_silent} silent tracks asked for, but only "
+            f"{len(voiced)} clips keep an audio track after no_audio_fraction"
+        )
+    silent = np.random.default_rng([spec["seed"], _STREAM_SILENT]).choice(
+        voiced, size=n_silent, replace=False
+    )
+    return np.isin(np.arange(len(has_audio)), silent)
 
 
 def pitch_class(sound_id: int) -> int:
@@ -226,14 +292,23 @@ def render_sound(sound_id: int, rng: np.random.Generator, duration: float, rate:
 
 
 def render_picture(
-    picture_id: int, rng: np.random.Generator, duration: float, fps: float, size: Sequence[int]
+    picture_id: int,
+    direction: int,
+    rng: np.random.Generator,
+    duration: float,
+    fps: float,
+    size: Sequence[int],
 ) -> np.ndarray:
-    """A jittered instance of picture `picture_id`: uint8 RGB (frames, height, width, 3)."""
+    """A jittered instance of picture `picture_id` whose stripes move `direction` (+1 or
+    -1, see `signatures`): uint8 RGB (frames, height, width, 3).
+
+    Colour, orientation, stripe width and speed come from the picture alone, so the two
+    directions of one picture differ in their motion only.
+    """
     width, height = size
     colour = np.array(colorsys.hsv_to_rgb(picture_id * GOLDEN % 1, 0.85, 0.95))  # (3,)
     angle = np.deg2rad(picture_id * GOLDEN * 180 % 180 + rng.normal(0, 4))
     wavelength = width / (3 + picture_id % 3)  # pixels per stripe period
-    direction = 1 if picture_id % 2 == 0 else -1
     speed = direction * (0.6 + 0.4 * (picture_id % 4)) * rng.uniform(0.85, 1.15)  # periods/s
 
     t = np.arange(round(duration * fps))[:, None, None] / fps  # (frames, 1, 1) seconds
@@ -249,18 +324,23 @@ def render_picture(
 def render_clip(
     spec: dict, plan: pd.DataFrame, position: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Frames and audio (None without an audio track) of the clip at `position` of `plan`.
+    """Frames and audio (None without an audio track, zeros for a silent one) of the clip
+    at `position` of `plan`.
 
     Each clip has its own random stream, so clips can be rendered in any order and in
     parallel and still come out the same for a seed.
     """
     clip = plan.iloc[position]
     rng = np.random.default_rng([spec["seed"], _STREAM_CLIP, position])
-    frames = render_picture(clip.picture_id, rng, spec["duration"], spec["fps"], spec["size"])
-    audio = None
-    if clip.has_audio:
-        audio = render_sound(clip.sound_id, rng, spec["duration"], spec["audio_rate"])
-    return frames, audio
+    duration, rate = spec["duration"], spec["audio_rate"]
+    frames = render_picture(
+        clip.picture_id, clip.direction, rng, duration, spec["fps"], spec["size"]
+    )
+    if not clip.has_audio:
+        return frames, None
+    if clip.silent:
+        return frames, np.zeros((round(duration * rate), 2), np.float32)  # (samples, 2)
+    return frames, render_sound(clip.sound_id, rng, duration, rate)
 
 
 def _encode(
@@ -308,7 +388,7 @@ def _write_dataset(
     run leaves no half dataset at `root`. A previous synthetic dataset at `root` (it
     carries the MARKER file) is replaced, as a rerun asks for; anything else there (real
     data) is never touched. Returns DataFrame(clip_id, path, label, split, picture_id,
-    sound_id, has_audio), and audio_path after path with `audio_paths`.
+    direction, sound_id, has_audio, silent), and audio_path after path with `audio_paths`.
     """
     root = Path(root)
     previous = None
@@ -396,10 +476,11 @@ def _check_classes(spec: dict, known: Sequence[str], dataset: str) -> None:
 def write_ucf101(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
     """Write a synthetic UCF101: UCF-101/{Class}/v_{Class}_gGG_cCC.avi and ucfTrainTestlist/.
 
-    Returns DataFrame(clip_id, path, label, split, picture_id, sound_id, has_audio), split
-    being the clip's role in split 1. Test clips of split 1 get groups 1-7 and train clips
-    groups 8-25, spread evenly, so that splits 2 and 3 (test groups 8-14 and 15-21) also
-    have train and test clips once there are at least two train clips per class.
+    Returns DataFrame(clip_id, path, label, split, picture_id, direction, sound_id,
+    has_audio, silent), split being the clip's role in split 1. Test clips of split 1 get
+    groups 1-7 and train clips groups 8-25, spread evenly, so that splits 2 and 3 (test
+    groups 8-14 and 15-21) also have train and test clips once there are at least two
+    train clips per class.
     `workers` defaults to all cores.
     """
     plan = plan_clips(spec)
@@ -593,4 +674,70 @@ def write_dcase(root: str | Path, spec: dict, workers: int | None = None) -> pd.
         write_lists,
         workers,
         audio_paths=audio_paths,
+    )
+
+
+def _mit_file_names(rng: np.random.Generator, labels: Sequence[str]) -> list[str]:
+    """A Moments-in-Time-like file name per clip (see MIT_GETTY_SHARE), all distinct.
+
+    Stock clips are titled by what they show; here the class name stands in for the title.
+    """
+    count = len(labels)
+    youtube_ids = _youtube_ids(rng, count)
+    is_getty = rng.random(count) < MIT_GETTY_SHARE
+    getty_ids = 10**8 + rng.choice(9 * 10**8, size=count, replace=False)  # 9 digits
+    youtube_starts = rng.integers(0, 600, size=count)  # seconds into the YouTube video
+    getty_parts = rng.integers(1, 25, size=count)
+    return [
+        f"getty-{label.replace(' ', '-')}-video-id{getty_id}_{part}.mp4"
+        if getty
+        else f"yt-{youtube_id}_{start}.mp4"
+        for label, getty, getty_id, part, youtube_id, start in zip(
+            labels, is_getty, getty_ids, getty_parts, youtube_ids, youtube_starts, strict=True
+        )
+    ]
+
+
+def write_mit(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic Moments in Time mini, in the layout of `avrepro.data.mit`:
+
+        training/{label}/{file}.mp4, validation/{label}/{file}.mp4   H.264 + AAC
+        trainingSet.csv, validationSet.csv    "label/file.mp4,label,agree,disagree"
+        moments_categories.txt                "label,index", alphabetical, 0-based
+
+    Our train clips go to training, our test clips to validation (`mit.SPLITS`). Class
+    names are not checked against a category list, unlike the other writers: the real
+    one ships only inside the dataset's archive, and the category file written here
+    lists every class of the spec. The real clips last 3 s; these last spec["duration"].
+    Clips without an audio track (`no_audio_fraction`) and with a silent one
+    (`silent_fraction`) stand for the 44% of soundless clips (Lee et al., Table 1).
+    Returns the table of `write_ucf101`, with MiT's clip ids (`mit.clip_id`).
+    """
+    plan = plan_clips(spec, tuple(mit.SPLITS))
+    names = _mit_file_names(
+        np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS]), list(plan["label"])
+    )
+    entries = [f"{label}/{name}" for label, name in zip(plan["label"], names, strict=True)]
+    categories = sorted(set(plan["label"]))
+
+    def write_lists(staging: Path) -> None:
+        (staging / mit.CATEGORIES_FILE).write_text(
+            "".join(f"{label},{index}\n" for index, label in enumerate(categories))
+        )
+        agree, disagree = MIT_ANNOTATORS
+        for split, (list_name, _) in mit.SPLITS.items():
+            rows = [
+                f"{entry},{label},{agree},{disagree}\n"
+                for entry, label, s in zip(entries, plan["label"], plan["split"], strict=True)
+                if s == split
+            ]
+            (staging / list_name).write_text("".join(rows))
+
+    clip_ids = [mit.clip_id(label, name) for label, name in zip(plan["label"], names, strict=True)]
+    relative_paths = [
+        Path(mit.SPLITS[split][1], entry)
+        for split, entry in zip(plan["split"], entries, strict=True)
+    ]
+    return _write_dataset(
+        root, spec, plan, clip_ids, relative_paths, MIT_CODECS, write_lists, workers
     )

@@ -42,8 +42,9 @@ class KnownWeights:
     url: str
     # Full sha256, or the prefix the publisher put in the file name: torchvision, Cadene
     # and timm name files `{model}-{first 8 hex digits of the sha256}.pth`, and torch.hub's
-    # `check_hash` verifies exactly that prefix. `download_file` accepts either.
-    sha256: str
+    # `check_hash` verifies exactly that prefix. `download_file` accepts either. None: the
+    # publisher gives no checksum (AENet's ETH files) and the download goes unverified.
+    sha256: str | None
     # Classifier keys of the published file: our extractors have no classifier.
     head_prefixes: tuple[str, ...]
     description: str
@@ -129,6 +130,43 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
                                  (11, "conv4_1"), (13, "conv4_2"))
         ),
     ),
+    # Lee et al.'s VGGish embeddings go through Google's post-processor, whose PCA
+    # parameters (vggish_pca_params.npz) torchvggish republishes: `pca_eigen_vectors`
+    # (128, 128) and `pca_means`, pickled NumPy arrays by all signs (torchvggish's loader
+    # converts them with torch.as_tensor), which read_state_dict refuses: vggish.load_pca
+    # reads arrays or tensors. The embedder's layers come from "vggish" above (one file, one
+    # download rule), mapped by vggish.embedder_state_dict.
+    "vggish_pca": KnownWeights(
+        url=(
+            "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+            "vggish_pca_params-970ea276.pth"
+        ),
+        sha256="970ea276",
+        head_prefixes=(),
+        description="VGGish PCA post-processing parameters (torchvggish copy of Google's)",
+    ),
+    # Lee et al.'s AENet (Takahashi et al., TMM 2018), as its authors' extractor downloads it
+    # (github.com/znaoya/aenet, bin/download.sh): a Python 2 pickle of the Lasagne
+    # parameters, and the mean and deviation of its input frames as .npy files, which
+    # aenet.read_released_weights finds beside model.pkl. No checksum is published.
+    "aenet": KnownWeights(
+        url="https://data.vision.ee.ethz.ch/cvl/aenet_feat_data/model.pkl",
+        sha256=None,
+        head_prefixes=("prob.",),
+        description="AENet, audio events (the authors' Lasagne weights)",
+    ),
+    "aenet_mean": KnownWeights(
+        url="https://data.vision.ee.ethz.ch/cvl/aenet_feat_data/gmean.npy",
+        sha256=None,
+        head_prefixes=(),
+        description="AENet's input mean (150 filterbank, delta and acceleration values)",
+    ),
+    "aenet_std": KnownWeights(
+        url="https://data.vision.ee.ethz.ch/cvl/aenet_feat_data/gstd.npy",
+        sha256=None,
+        head_prefixes=(),
+        description="AENet's input standard deviation (150 values)",
+    ),
     # Two-phase's visual branches (models/twophase.py) fine-tune Keras' ImageNet
     # InceptionV3 and ConvNeXtTiny; these are torchvision's files of the same networks,
     # whose keys are our torchvision models' keys. InceptionV3: Google's weights, ported;
@@ -146,6 +184,22 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
         sha256="983f1562",
         head_prefixes=("classifier.2.",),
         description="ConvNeXt-Tiny, ImageNet (torchvision IMAGENET1K_V1)",
+    ),
+    # RAFT, the GPU alternative to TV-L1 for TSN's flow (media/flow.py): torchvision's
+    # files, whose keys are torchvision's RAFT keys (no renames, no classifier). Large:
+    # torchvision's default, C_T_SKHT_V2 (Chairs + Things, then Sintel's fine-tuning mix);
+    # small: its only current weights, C_T_V2 (Chairs + Things).
+    "raft_large": KnownWeights(
+        url="https://download.pytorch.org/models/raft_large_C_T_SKHT_V2-ff5fadd5.pth",
+        sha256="ff5fadd5",
+        head_prefixes=(),
+        description="RAFT (large) optical flow (torchvision Raft_Large_Weights.C_T_SKHT_V2)",
+    ),
+    "raft_small": KnownWeights(
+        url="https://download.pytorch.org/models/raft_small_C_T_V2-01064c6d.pth",
+        sha256="01064c6d",
+        head_prefixes=(),
+        description="RAFT (small) optical flow (torchvision Raft_Small_Weights.C_T_V2)",
     ),
 }
 

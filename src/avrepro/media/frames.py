@@ -16,6 +16,9 @@ import numpy as np
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.probe import MediaError, Probe, probe, stderr_tail
 
+# What `sample_fps` makes of each picture: squeezed to a square, or resized and cropped.
+FPS_PICTURE_KEYS = ({"size"}, {"short_side", "crop"})
+
 
 def segment_indices(n_frames: int, n_segments: int) -> np.ndarray:
     """TSN's test-time sampling: the centre frame of each of `n_segments` equal segments.
@@ -93,19 +96,39 @@ def sample_clips(
     return center_crop(frames, crop)[indices]
 
 
-def sample_fps(path: str | Path, rate: float, seconds: float, size: int) -> np.ndarray:
-    """Two-phase visual input: `rate` frames per second, each resized to size x size.
+def sample_fps(
+    path: str | Path,
+    rate: float,
+    seconds: float,
+    size: int | None = None,
+    short_side: int | None = None,
+    crop: int | None = None,
+) -> np.ndarray:
+    """`rate` frames per second, each squeezed to size x size or resized and centre-cropped.
 
-    Returns (n, size, size, 3) uint8 with n <= rate * seconds. Pham et al. take "two
-    images from each second" of the 10 s DCASE clips and scale each to 224 x 224 (the
-    whole picture, squeezed; no crop). Frame k is the one shown at the centre of its
-    1/rate-second slot, t_k = (k + 1/2) / rate, so that a 10 s clip at 2 fps gives 20
-    frames spread evenly over it; a shorter clip gives fewer (the caller pads).
+    Returns (n, side, side, 3) uint8 with n <= rate * seconds, side being `size` or
+    `crop`. Give exactly one of:
+    - `size`: the whole picture squeezed to size x size, no crop. Two-phase (Pham et al.)
+      takes "two images from each second" of the 10 s DCASE clips, scaled to 224 x 224.
+    - `short_side` and `crop`: aspect kept, short side resized, central crop x crop, as
+      `sample_tsn` does. Lee et al. (§3.2) fine-tune TSN on Moments in Time "sampled at
+      6 FPS"; TSN's inputs are resized frames centre-cropped to 224.
+    Frame k is the one shown at the centre of its 1/rate-second slot, t_k = (k + 1/2) /
+    rate, so that a 10 s clip at 2 fps gives 20 frames spread evenly over it; a shorter
+    clip gives fewer (the caller pads).
     """
+    picture = {"size": size, "short_side": short_side, "crop": crop}
+    given = {key for key, value in picture.items() if value is not None}
+    if given not in FPS_PICTURE_KEYS:
+        raise ValueError(f"give size, or short_side and crop; got {sorted(given) or 'none'}")
     info = probe(path)
     if not info.fps:
         raise MediaError(path, "frame rate unknown, cannot sample frames per second")
-    frames = _decode(Path(path), info, size, size)  # (T, size, size, 3)
+    if size is not None:
+        frames = _decode(Path(path), info, size, size)  # (T, size, size, 3)
+    else:
+        frames = _decode(Path(path), info, *_short_side_size(path, info, short_side))
+        frames = center_crop(frames, crop)  # (T, crop, crop, 3), a view
     duration = len(frames) / info.fps
     times = (np.arange(int(round(rate * seconds))) + 0.5) / rate
     times = times[times < duration] if duration > times[0] else times[:1]

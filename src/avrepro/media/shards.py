@@ -17,15 +17,18 @@ from tqdm import tqdm
 
 from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
-from avrepro.media.frames import sample_clips, sample_fps, sample_tsn
+from avrepro.media.frames import FPS_PICTURE_KEYS, sample_clips, sample_fps, sample_tsn
 from avrepro.media.probe import MediaError
 
-AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "reason"]
+AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "silent", "reason"]
+# Samples per channel read at a time when checking a WAV for silence.
+_SILENCE_BLOCK = 1 << 16
 FRAMES_INDEX_COLUMNS = ["clip_id", "frames_status", "reason"]
 _SPEC_KEYS = {
     "tsn": ("segments", "short_side", "crop"),
     "clips": ("clips", "frames_per_clip", "short_side", "crop"),
-    "fps": ("fps", "seconds", "size"),
+    # Plus `size`, or `short_side` and `crop` (frames.FPS_PICTURE_KEYS).
+    "fps": ("fps", "seconds"),
 }
 
 
@@ -35,27 +38,33 @@ def extract_audio_shard(
     """Write `out_dir/{clip_id}.wav` for each usable manifest row; return the audio index.
 
     Index columns: clip_id, audio_status ("ok", "no_audio", "error", "skipped"),
-    n_samples (0 unless ok), reason. Rows whose manifest status is not "ok" are
+    n_samples (0 unless ok), silent (True when an ok track decoded to samples that are
+    all zero: digital silence), reason. Rows whose manifest status is not "ok" are
     skipped; rows the manifest marks soundless are "no_audio" without being opened.
+    A silent track stays "ok", so that the papers that take every decoded track keep
+    their clips; Lee et al.'s "with sound" also asks for `silent` False
+    (avrepro.train.clips.sounding).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="audio", unit="clip"):
         if row.status != "ok":
-            records.append((row.clip_id, "skipped", 0, _skip_reason(row)))
+            records.append((row.clip_id, "skipped", 0, False, _skip_reason(row)))
             continue
         if not row.has_audio:
-            records.append((row.clip_id, "no_audio", 0, "manifest: no audio stream"))
+            records.append((row.clip_id, "no_audio", 0, False, "manifest: no audio stream"))
             continue
         wav_path = out_dir / f"{row.clip_id}.wav"
         try:
             if extract_audio(audio_file(row), wav_path, sample_rate, channels):
-                records.append((row.clip_id, "ok", soundfile.info(wav_path).frames, ""))
+                records.append((row.clip_id, "ok", *_length_and_silence(wav_path), ""))
             else:
-                records.append((row.clip_id, "no_audio", 0, "no audio stream in the file"))
+                records.append(
+                    (row.clip_id, "no_audio", 0, False, "no audio stream in the file")
+                )
         except (MediaError, OSError) as error:
-            records.append((row.clip_id, "error", 0, str(error)))
+            records.append((row.clip_id, "error", 0, False, str(error)))
     return pd.DataFrame.from_records(records, columns=AUDIO_INDEX_COLUMNS)
 
 
@@ -64,12 +73,13 @@ def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.Da
 
     `spec` is {"sampler": "tsn", "segments", "short_side", "crop"}, {"sampler":
     "clips", "clips", "frames_per_clip", "short_side", "crop"} or {"sampler": "fps",
-    "fps", "seconds", "size"}. The archive holds, for the N clips that decoded,
-    `clip_id` (N,) str and `frames` uint8: (N, segments, crop, crop, 3) for "tsn",
-    (N, clips, frames_per_clip, crop, crop, 3) for "clips" and (N, fps * seconds, size,
-    size, 3) for "fps". For "clips" and "fps", what lies beyond a short video's end is
-    zeros and `n_valid` (N,) int64 counts the real clips or frames. Index columns:
-    clip_id, frames_status ("ok", "error", "skipped"), reason.
+    "fps", "seconds"} with "size" (squeezed) or "short_side" and "crop" (aspect kept,
+    centre crop). The archive holds, for the N clips that decoded, `clip_id` (N,) str
+    and `frames` uint8: (N, segments, crop, crop, 3) for "tsn", (N, clips,
+    frames_per_clip, crop, crop, 3) for "clips" and (N, fps * seconds, side, side, 3)
+    for "fps", side being size or crop. For "clips" and "fps", what lies beyond a short
+    video's end is zeros and `n_valid` (N,) int64 counts the real clips or frames. Index
+    columns: clip_id, frames_status ("ok", "error", "skipped"), reason.
     """
     sample, frames_shape = _sampler(spec)
     # Preallocated for every row and trimmed to the decoded ones when saving, so that
@@ -95,8 +105,18 @@ def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.Da
     arrays = {"clip_id": np.array(clip_ids, dtype=str), "frames": frames[: len(clip_ids)]}
     if spec["sampler"] in ("clips", "fps"):
         arrays["n_valid"] = n_valid[: len(clip_ids)]
-    _save_npz_atomically(Path(out_path), arrays)
+    save_npz_atomically(Path(out_path), arrays)
     return pd.DataFrame.from_records(records, columns=FRAMES_INDEX_COLUMNS)
+
+
+def _length_and_silence(wav_path: Path) -> tuple[int, bool]:
+    """(samples per channel, whether every sample is zero) of a 16-bit PCM WAV.
+
+    Read in blocks, as int16, so the test is exact and a long track costs little memory.
+    """
+    with soundfile.SoundFile(wav_path) as wav:
+        blocks = wav.blocks(_SILENCE_BLOCK, dtype="int16")
+        return wav.frames, not any(block.any() for block in blocks)
 
 
 def _skip_reason(row) -> str:
@@ -112,9 +132,17 @@ def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
     if missing:
         raise ValueError(f"frame spec {spec}: missing key(s) {missing}")
     if kind == "fps":
+        picture = {key: spec[key] for key in ("size", "short_side", "crop") if key in spec}
+        if set(picture) not in FPS_PICTURE_KEYS:
+            raise ValueError(
+                f"frame spec {spec}: the fps sampler takes 'size' (frames squeezed to size x "
+                "size) or both 'short_side' and 'crop' (aspect kept, centre crop), not "
+                f"{sorted(picture) or 'neither'}"
+            )
         n_frames = int(round(spec["fps"] * spec["seconds"]))
-        sample = partial(sample_fps, rate=spec["fps"], seconds=spec["seconds"], size=spec["size"])
-        return sample, (n_frames, spec["size"], spec["size"], 3)
+        side = picture.get("size", picture.get("crop"))
+        sample = partial(sample_fps, rate=spec["fps"], seconds=spec["seconds"], **picture)
+        return sample, (n_frames, side, side, 3)
     crop, short_side = spec["crop"], spec["short_side"]
     if kind == "tsn":
         sample = partial(sample_tsn, n_segments=spec["segments"], short_side=short_side, crop=crop)
@@ -129,15 +157,21 @@ def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
     return sample, (spec["clips"], spec["frames_per_clip"], crop, crop, 3)
 
 
-def _save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz_atomically(
+    path: Path, arrays: dict[str, np.ndarray], compressed: bool = False
+) -> None:
+    """Write `arrays` to the `.npz` at `path` so that it appears whole or not at all.
+
+    Uncompressed by default: decoded video barely shrinks under zlib and loads faster raw.
+    `compressed` suits arrays that do shrink, such as quantised optical flow (media/flow.py).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target, so that os.replace is an atomic rename; the process id
     # keeps concurrent writers of the same file apart.
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        # Uncompressed: decoded video barely shrinks under zlib and loads faster raw.
         with open(tmp_path, "wb") as handle:
-            np.savez(handle, **arrays)
+            (np.savez_compressed if compressed else np.savez)(handle, **arrays)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

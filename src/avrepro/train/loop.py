@@ -64,6 +64,15 @@ def cross_entropy_step(model, inputs, labels, generator):
     return nn.functional.cross_entropy(logits, labels), logits
 
 
+# One validation pass: (model, split, batch_size, device) -> (loss, accuracy, probs), as
+# `evaluate`. A model without a classifier (a feature generator) gives accuracy nan.
+Validate = Callable[[nn.Module, Split, int, torch.device], tuple[float, float, torch.Tensor | None]]
+# What selects the best epoch: the highest validation accuracy, or the lowest loss.
+SELECT = ("val_acc", "val_loss")
+# The optimiser of a recipe other than Adam: model -> optimizer (its groups' lr at epoch 0).
+OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
+
+
 @dataclass
 class FitResult:
     history: list[dict]
@@ -106,16 +115,32 @@ def fit(
     train_step: TrainStep = cross_entropy_step,
     checkpoint_interval_s: float = 300.0,
     record_test: bool = False,
+    validate: Validate | None = None,
+    select: str = "val_acc",
+    optimizer: OptimizerFactory | None = None,
+    lr_factor: Callable[[int], float] | None = None,
+    max_grad_norm: float | None = None,
 ) -> FitResult:
     """Train with Adam and `train_step`'s loss (+ `schedule.l1` * regulariser); keep the
     best validation epoch, stopping early after `schedule.patience` epochs without a
     better one.
 
+    `validate` scores the validation split (default: `evaluate`'s cross-entropy and
+    accuracy) and `select` says which of its numbers picks the best epoch: "val_acc"
+    (highest) or "val_loss" (lowest), for models whose accuracy means nothing, such as
+    Lee et al.'s sound-feature generators trained on reconstruction alone. A train_step
+    may return logits None (no classifier): the history's train_acc is then nan.
+
+    A recipe of its own (TSN's SGD, train.tsn) passes `optimizer`, which replaces Adam
+    (schedule.lr and weight_decay then go unused); `lr_factor(epoch)`, which scales every
+    parameter group's initial lr during that epoch (a step schedule); and
+    `max_grad_norm`, to which the gradients' total l2 norm is clipped before each step.
+
     `record_test` also evaluates `test` after every epoch, into the history's test_acc:
     for convergence figures only (MAiVAR's Fig. 7); model selection never sees it. Off by
     default, since it costs a pass over the test set every epoch.
 
-    The resumable state (model, Adam, history, best epoch) goes to `checkpoint` once
+    The resumable state (model, optimiser, history, best epoch) goes to `checkpoint` once
     `checkpoint_interval_s` seconds have passed since the last write (0: after every
     epoch) and after the last epoch. By wall clock rather than by epoch: a run of seconds
     pays for one write, a run of hours loses minutes at most.
@@ -124,11 +149,17 @@ def fit(
     (a digest of everything that defines the run). A finished or foreign checkpoint is
     a rerun Snakemake asked for, with new code, inputs or parameters: start afresh.
     """
+    if select not in SELECT:
+        raise ValueError(f"select must be one of {SELECT}, got {select!r}")
+    validate = validate or evaluate
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr,
-                                 weight_decay=schedule.weight_decay)
+    optimizer = optimizer(model) if optimizer is not None else torch.optim.Adam(
+        model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay)
+    if lr_factor is not None:
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
     history: list[dict] = []
-    best = {"epoch": -1, "val_acc": -math.inf, "state": None}
+    best = {"epoch": -1, "score": -math.inf, "state": None}
     start = 0
     state = None
     if checkpoint.exists():
@@ -145,6 +176,9 @@ def fit(
     for epoch in progress:
         model.train()
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        if lr_factor is not None:  # from the groups' initial lr, so a resumed run agrees
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(epoch)
         loss_sum, correct = 0.0, 0
         for inputs, labels in train.batches(schedule.batch_size, generator):
             inputs, labels = tuple(x.to(device) for x in inputs), labels.to(device)
@@ -153,11 +187,16 @@ def fit(
                 loss = loss + schedule.l1 * regulariser(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()
             loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
+            if logits is None:
+                correct = math.nan
+            else:
+                correct += (logits.argmax(1) == labels).sum().item()
 
-        val_loss, val_acc, _ = evaluate(model, val, schedule.batch_size, device)
+        val_loss, val_acc, _ = validate(model, val, schedule.batch_size, device)
         history.append({
             "epoch": epoch,
             "train_loss": loss_sum / len(train),
@@ -167,10 +206,11 @@ def fit(
         })
         if record_test:
             history[-1]["test_acc"] = evaluate(model, test, schedule.batch_size, device)[1]
-        if val_acc > best["val_acc"]:
-            best = {"epoch": epoch, "val_acc": val_acc,
+        score = val_acc if select == "val_acc" else -val_loss
+        if score > best["score"]:
+            best = {"epoch": epoch, "score": score,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        progress.set_postfix(val_acc=f"{val_acc:.3f}")
+        progress.set_postfix({select: f"{history[-1][select]:.3f}"})
         stale = schedule.patience is not None and epoch - best["epoch"] >= schedule.patience
         last = stale or epoch == schedule.epochs - 1
         if last or time.monotonic() - saved_at >= checkpoint_interval_s:
@@ -180,6 +220,6 @@ def fit(
                           "best": best, "finished": last}, checkpoint)
             saved_at = time.monotonic()
         if stale:
-            print(f"stopping early: no better validation accuracy since epoch {best['epoch']}")
+            print(f"stopping early: no better {select} since epoch {best['epoch']}")
             break
     return FitResult(history=history, best_epoch=best["epoch"], best_state=best["state"])

@@ -34,9 +34,11 @@ def read_probs(predictions: pd.DataFrame) -> np.ndarray:
     return np.stack(predictions["probs"].to_numpy()).astype(np.float32)
 
 
-def write_run(out_dir: Path, model: dict, predictions: pd.DataFrame, history: list[dict],
-              run_config: dict, metrics: dict) -> dict:
-    """Write the run's files into `out_dir`; metrics.json goes last and atomically."""
+def write_run(out_dir: Path, model: dict, predictions: pd.DataFrame,
+              history: list[dict] | pd.DataFrame, run_config: dict, metrics: dict) -> dict:
+    """Write the run's files into `out_dir`; metrics.json goes last and atomically.
+    A run that trains nothing passes an empty DataFrame with the history's columns, so
+    that its history.csv still reads as a table."""
     torch.save(model, out_dir / "model.pt")
     predictions.to_parquet(out_dir / "predictions.parquet", index=False)
     pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
