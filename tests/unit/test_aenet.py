@@ -244,6 +244,20 @@ def test_released_file_loads_every_key_with_flipped_kernels(small, tmp_path):
         np.testing.assert_allclose(conv1a[out], expected, rtol=1e-4, atol=1e-5)
 
 
+def test_network_normalises_htk_vectors_as_the_release_does(small):
+    frames = torch.randn(SMALL_PATCH, 150) * 3 + 1  # HTK vectors: 3 streams x 50 channels
+
+    def patch(vectors):  # (frames, 150) -> (1, 3, frames, 50), as aenet.patches lays it out
+        return vectors.reshape(SMALL_PATCH, 3, 50).permute(1, 0, 2).unsqueeze(0)
+
+    plain = aenet.AENet(patch_frames=SMALL_PATCH).eval()
+    plain.load_state_dict(small.state_dict() | {"mean": torch.zeros(150), "std": torch.ones(150)})
+    with torch.no_grad():
+        # The release: feat = (feat - gmean) / gstd on each HTK vector, then patches.
+        expected = plain(patch((frames - small.mean) / small.std))
+        torch.testing.assert_close(small(patch(frames)), expected)
+
+
 def test_converted_pth_loads_alone(small, tmp_path):
     path, _ = released_files(small, tmp_path)
     converted = aenet.read_released_weights(path) | {"prob.weight": torch.zeros(41, 1024),

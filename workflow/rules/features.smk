@@ -146,6 +146,9 @@ rule aenet_features:
     input:
         audio=f"results/media/{{dataset}}/{AUDIOGEN_AUDIO}/shard-{{shard}}",
         weights=lambda w: weights_input("aenet"),
+        # The released input normalisation, which the loader reads beside model.pkl.
+        mean=lambda w: weights_input("aenet_mean"),
+        std=lambda w: weights_input("aenet_std"),
     output:
         "results/features/{dataset}/aenet/shard-{shard}.npz",
     params:

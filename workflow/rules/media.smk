@@ -52,7 +52,11 @@ rule sample_frames:
 rule optical_flow:
     input:
         frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
-        weights=lambda w: weights_input("raft_large") if AUDIOGEN["flow"]["method"] == "raft" else [],
+        weights=lambda w: (
+            weights_input(AUDIOGEN["flow"].get("model", "raft_large"))
+            if AUDIOGEN["flow"]["method"] == "raft"
+            else []
+        ),
     output:
         flow="results/media/{dataset}/flow-{spec}/shard-{shard}.npz",
     params:

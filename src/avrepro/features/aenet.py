@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from numpy._core.multiarray import _reconstruct
+from numpy._core.multiarray import _reconstruct, scalar
 from torch import nn
 from tqdm import tqdm
 
@@ -158,7 +158,7 @@ class AENet(nn.Module):
 
         conv1a 64 - conv1b 64 - pool (1, 2) - conv2a 128 - conv2b 128 - pool (2, 2)
         - fc5 1024 - fc6 1024          (3x3 convolutions, stride 1, no padding, and the
-                                        dense layers, each with ReLU; pools drop the rest)
+                                        dense layers, each with ReLU; pools drop odd ends)
 
     (N, 3, 200, 50) patches as `patches` cuts them -> (N, 1024) fc6 after its ReLU, "the
     AENet feature". `mean` and `std` (150,) are the release's gmean.npy and gstd.npy in
@@ -179,13 +179,13 @@ class AENet(nn.Module):
         self.conv2a = nn.Conv2d(64, 128, 3)
         self.conv2b = nn.Conv2d(128, 128, 3)
         self.pool2 = nn.MaxPool2d(2)
-        # Each 3x3 convolution takes 2 from both sides; pool1 halves the channels only.
+        # Each 3x3 convolution takes 2 off time and frequency; pool1 halves frequency only.
         pooled = ((patch_frames - 8) // 2, ((MEL_BANDS - 4) // 2 - 4) // 2)  # (96, 9)
         self.fc5 = nn.Linear(128 * pooled[0] * pooled[1], FEATURE_DIM)
         self.fc6 = nn.Linear(FEATURE_DIM, FEATURE_DIM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pass
+        x = (x - self.mean.view(STREAMS, 1, MEL_BANDS)) / self.std.view(STREAMS, 1, MEL_BANDS)
         x = torch.relu(self.conv1b(torch.relu(self.conv1a(x))))  # (N, 64, 196, 46)
         x = self.pool1(x)  # (N, 64, 196, 23)
         x = torch.relu(self.conv2b(torch.relu(self.conv2a(x))))  # (N, 128, 192, 19)
@@ -193,10 +193,11 @@ class AENet(nn.Module):
         return torch.relu(self.fc6(torch.relu(self.fc5(x))))  # (N, 1024)
 
 
-# The globals a pickle of NumPy arrays names (Python 2's numpy.core, NumPy 2's numpy._core).
+# The globals a pickle of NumPy arrays (and scalars, should the file hold any) names:
+# Python 2's numpy.core, NumPy 2's numpy._core.
 _PICKLE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): _reconstruct for core in ("core", "_core")},
+    **{(f"numpy.{core}.multiarray", "scalar"): scalar for core in ("core", "_core")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
@@ -273,7 +274,7 @@ def read_released_weights(path: Path) -> dict[str, torch.Tensor]:
         if weight.ndim != (4 if convolution else 2):
             raise WeightsError(f"{path}: the W of {layer} has the shape {weight.shape}")
         weight = np.flip(weight, axis=(2, 3)) if convolution else weight.T
-        # Copies: arrays unpickled from byte strings are read-only.
+        # copy(): torch takes no flipped (negative-stride) view.
         state_dict[f"{layer}.weight"] = torch.tensor(weight.copy(), dtype=torch.float32)
         state_dict[f"{layer}.bias"] = torch.tensor(bias, dtype=torch.float32)
     return state_dict

@@ -7,7 +7,8 @@ computes OpenCV's dual TV-L1 on grayscale frames with OpenCV's default parameter
 (src/dense_flow.cpp: `DualTVL1OpticalFlow::create()`, no arguments) and keeps each
 frame pair as two 8-bit images, x and y: every component clipped to +-bound pixels (20 in
 TSN's build_of.py) and mapped linearly onto 0..255 with cvRound (src/common.cpp,
-convertFlowToImage). We keep those bytes exactly, where dense_flow also JPEG-compresses them.
+convertFlowToImage; mmaction2's tools/misc/flow_extraction.py truncates instead, we follow
+dense_flow). We store those bytes losslessly, where dense_flow then JPEG-encodes them.
 
 Which frames: Lee et al. (§3.2) fine-tune TSN on Moments in Time "sampled at 6 FPS", and
 TSN computes flow between consecutive frames of what it is given, so flow here is taken
