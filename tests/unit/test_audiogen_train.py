@@ -162,6 +162,15 @@ def test_generator_learns_the_sound_and_beats_the_baseline(problem, variant):
     # total of the features, not each clip's).
     ids, generated = read_store([out / "generated.npz"])
     assert sorted(ids) == sorted(truth["ids"][truth["soundless"]])
+    # model.pt rebuilds the generator that wrote them.
+    saved = torch.load(out / "model.pt", weights_only=False)["generator"]
+    model = ag.build_generator(ag.parse(variant).generator, len(CLASSES), SOUND_DIM,
+                               saved["in_dim"], saved["sizes"])
+    model.load_state_dict(saved["state"])
+    visual = ag.visual_features({"rgb": tmp_path / "rgb.npz", "flow": tmp_path / "flow.npz"},
+                                pd.Series(ids))
+    np.testing.assert_allclose(ag.generate(model, *visual, 16, torch.device("cpu")), generated,
+                               rtol=1e-5, atol=1e-6)
     true = pd.DataFrame(truth["sound"], index=truth["ids"]).loc[ids].to_numpy()
     if ag.parse(variant).generator.loss == "kl":
         generated = generated / generated.sum(1, keepdims=True)

@@ -73,6 +73,19 @@ def sound_features(shards: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
     return ids, features.reshape(len(features), -1).astype(np.float32)
 
 
+def sound_clips(manifest: pd.DataFrame, frames_indexes: list[Path], audio_indexes: list[Path],
+                sound_store: list[Path]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A sound run's clips: (rows: every clip with frames, sorted by clip_id; has_sound
+    (N,): the clip sounds (train.clips.sounding) and the store has its feature;
+    features (N, d_r): the real sound feature where has_sound, zeros elsewhere)."""
+    rows = with_frames(manifest, frames_indexes)
+    sound_ids, sound = sound_features(sound_store)
+    has_sound = rows.clip_id.isin(sounding(audio_indexes) & set(sound_ids)).to_numpy()
+    features = np.zeros((len(rows), sound.shape[1]), np.float32)  # (N, d_r)
+    features[has_sound] = sound[_positions(sound_ids, rows.clip_id[has_sound], "sound store")]
+    return rows, has_sound, features
+
+
 def _positions(ids: np.ndarray, wanted: pd.Series, what: str) -> np.ndarray:
     """Row of each `wanted` clip in `ids`; a clear error naming `what` if any is absent."""
     position = pd.Series(np.arange(len(ids)), index=ids)
@@ -269,11 +282,9 @@ def run_sound(
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path)
     classes = class_names(manifest)
-    rows = with_frames(manifest, frames_indexes)
-    sound_ids, sound = sound_features(sound_store)
-    has_sound = rows.clip_id.isin(sounding(audio_indexes) & set(sound_ids)).to_numpy()
-    features = np.zeros((len(rows), sound.shape[1]), np.float32)  # (N, d_r)
-    features[has_sound] = sound[_positions(sound_ids, rows.clip_id[has_sound], "sound store")]
+    rows, has_sound, features = sound_clips(manifest, frames_indexes, audio_indexes,
+                                            sound_store)
+    sound_dim = features.shape[1]
     labels = rows.label_index.to_numpy()
     train, test = (rows.split == "train").to_numpy(), (rows.split == "test").to_numpy()
     svm_settings = {**SVM_DEFAULTS, **hparams.get("svm", {})}
@@ -288,10 +299,10 @@ def run_sound(
                   "sound_store": [str(p) for p in sound_store],
                   "visual": {k: str(p) for k, p in (visual or {}).items()}}
 
-    record = {"variant": variant, "n_classes": len(classes), "sound_dim": sound.shape[1],
+    record = {"variant": variant, "n_classes": len(classes), "sound_dim": sound_dim,
               "generator": None}
     history, summary = pd.DataFrame(columns=HISTORY_COLUMNS), None
-    generated = np.zeros((0, sound.shape[1]), np.float32)  # (N soundless, d_r)
+    generated = np.zeros((0, sound_dim), np.float32)  # (N soundless, d_r)
     fit_mask, scored, n_val = train & has_sound, test & has_sound, 0
     if v.generator:
         files = [manifest_path, *frames_indexes, *audio_indexes, *sound_store, *visual.values()]
@@ -304,7 +315,9 @@ def run_sound(
         generated = generate(model, *(a[~has_sound] for a in clips), batch, dev)
         features[~has_sound] = generated
         history, n_val, fit_mask, scored = result.history, int(masks["val"].sum()), train, test
-        record["generator"] = {"code": v.generator.code, "sizes": generator_settings["sizes"],
+        record["generator"] = {"code": v.generator.code,
+                               "in_dim": clips[0].shape[2] + clips[1].shape[2],
+                               "sizes": generator_settings["sizes"],
                                "state": result.best_state, "best_epoch": result.best_epoch}
         summary = {"best_epoch": result.best_epoch,
                    "val_loss": result.history[result.best_epoch]["val_loss"],
