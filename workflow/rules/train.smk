@@ -131,7 +131,7 @@ rule train_sound:
     input:
         unpack(sound_inputs),
     output:
-        **run_outputs("audiogen", RUN_FILES),
+        **run_outputs("audiogen", {**RUN_FILES, "generated": "generated.npz"}),
     wildcard_constraints:
         variant=r"svm_[a-z0-9_.-]+",
     params:

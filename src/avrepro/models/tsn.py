@@ -106,11 +106,11 @@ class TSN(nn.Module):
         """Parameter groups with TSN's learning-rate and weight-decay multipliers
         (tsn-pytorch models.py, get_optim_policies; the Caffe prototxts' lr_mult and
         decay_mult): biases learn twice as fast without decay; the flow stream's first
-        convolution, new to its input, 5x (weights) and 10x (bias); the first BatchNorm
-        learns without decay and the frozen ones are left out."""
+        convolution, new to its input, 5x (weights) and 10x (bias); BatchNorms learn
+        without decay, and partial BN's frozen ones are left out."""
         first = self.base_model.get_submodule(FIRST_CONV)
         frozen = {id(p) for bn in self.frozen_bns() for p in bn.parameters()}
-        first_bn = {id(p) for p in self.bns()[0].parameters()}
+        bns = {id(p) for bn in self.bns() for p in bn.parameters()}
         flow = self.modality == "flow"
         groups = {
             "first_conv_weight": ([first.weight], 5 if flow else 1, 1),
@@ -122,7 +122,7 @@ class TSN(nn.Module):
         for name, p in self.named_parameters():
             if p is first.weight or p is first.bias or id(p) in frozen:
                 continue
-            if id(p) in first_bn:
+            if id(p) in bns:
                 groups["bn"][0].append(p)
             else:
                 groups["normal_bias" if name.endswith("bias") else "normal_weight"][0].append(p)
