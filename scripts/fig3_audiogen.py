@@ -22,10 +22,7 @@ with job(snakemake.log[0]):
     table = load_metafile(snakemake.input.metafile).tables["table5"]
     ranked = build_improvement_table(
         table, {(d, v): runs[role[v]] for d, v in table.runs() if v in role})
-    marked = {}
-    for column in table.columns:
-        for name in ranked[f"{column} reported"].dropna():
-            marked.setdefault(name, "Table 5, paper")
-        for name in ranked[f"{column} reproduced"].dropna():
-            marked[name] = "Table 5, ours"
-    save(gain_figure(runs["rgb"], runs["real"], runs["generated"], marked), snakemake.output)
+    ours = {name for c in table.columns for name in ranked[f"{c} reproduced"].dropna()}
+    papers = {name for comparison in table.comparisons.values() for name in comparison.reported}
+    save(gain_figure(runs["rgb"], runs["real"], runs["generated"], ours, papers),
+         snakemake.output)

@@ -44,12 +44,14 @@ def summarise(records: list[dict], metric: str) -> dict:
     }
 
 
-def clips_used(records: list[dict]) -> tuple[int, int]:
+def clips_used(records: list[dict]) -> tuple[int | None, int]:
     """(train + validation, test) clips of the runs of one cell, per run (the mean over
-    datasets when a cell averages several)."""
-    train = [r["clips"]["train"] + r["clips"].get("val", 0) for r in records]
+    datasets when a cell averages several); train is None for runs that train nothing
+    (late fusions of other runs)."""
+    train = [r["clips"]["train"] + r["clips"].get("val", 0) for r in records
+             if "train" in r["clips"]]
     test = [r["clips"]["test"] for r in records]
-    return round(float(np.mean(train))), round(float(np.mean(test)))
+    return (round(float(np.mean(train))) if train else None), round(float(np.mean(test)))
 
 
 def build_table(table: Table, metrics: Runs, paper_clips: dict[str, int | None]) -> pd.DataFrame:

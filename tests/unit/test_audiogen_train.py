@@ -155,7 +155,7 @@ def test_generator_learns_the_sound_and_beats_the_baseline(problem, variant):
     test = truth["split"] == "test"
     assert metrics["clips"]["train"] == int((~test).sum())  # every training clip
     assert metrics["clips"]["generated"] == int(truth["soundless"].sum())
-    assert 0 < metrics["clips"]["val"] < metrics["clips"]["with_sound_train"]
+    assert 0 < metrics["clips"]["generator_val"] < metrics["clips"]["with_sound_train"]
 
     # The generated features of the soundless clips are close to their true sound: in
     # the feature's own scale (l2), or as distributions (kl, which keeps only the mean

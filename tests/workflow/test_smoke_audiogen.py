@@ -37,13 +37,18 @@ def test_table1_counts_the_soundless_clips_the_generator_made(built):
     assert counts.loc["with sound", "train_reported"] == 55196
 
 
+# Table 4's Gen-LSTM and Gen-AE: the best generator of each kind (the metafile's note).
+CHOSEN = ["LSTM, L2 loss, w/o classifier", "Autoencoder, L2 loss, w/ classifier"]
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_generated_sound_beats_counting_soundless_clips_wrong(built, n):
-    sound = table(built, n)
-    baseline = sound.loc["w/o generation (baseline)", "top1_reproduced"]
-    generated = sound.drop("w/o generation (baseline)")
-    assert generated.top1_reproduced.mean() > baseline
-    assert (generated.top1_reproduced > baseline).all(), generated.top1_reproduced
+    """For the generators Table 4 uses, and on average over all eight. Not for every one:
+    the paper's own Table 3 has a generator below its baseline, as a KL one may be here."""
+    sound = table(built, n).top1_reproduced
+    baseline = sound["w/o generation (baseline)"]
+    assert (sound[CHOSEN] > baseline).all(), sound
+    assert sound.drop("w/o generation (baseline)").mean() > baseline, sound
 
 
 def test_flow_adds_to_rgb_and_sound_adds_to_both(built):

@@ -332,7 +332,8 @@ def run_sound(
     metrics = {
         "paper": PAPER, "variant": variant, "seed": seed,
         **classification_metrics(labels[test], probs[test], classes),
-        "clips": {"train": int(fit_mask.sum()), "val": n_val, "test": int(test.sum()),
+        # The generator's holdout lies within the SVMs' training clips: not a split of its own.
+        "clips": {"train": int(fit_mask.sum()), "generator_val": n_val, "test": int(test.sum()),
                   "with_sound_train": int((train & has_sound).sum()),
                   "with_sound_test": int((test & has_sound).sum()),
                   "generated": len(generated_ids)},
