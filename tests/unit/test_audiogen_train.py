@@ -100,7 +100,7 @@ def check_run_folder(out, metrics, n_test):
                 "variant", "seed", "generator"):
         assert key in metrics, key
     assert metrics["paper"] == "audiogen" and metrics["classes"] == CLASSES
-    assert set(metrics["clips"]) == {"train", "val", "test", "with_sound_train",
+    assert set(metrics["clips"]) == {"train", "generator_val", "test", "with_sound_train",
                                      "with_sound_test", "generated"}
     table = pd.read_parquet(out / "predictions.parquet")
     assert len(table) == metrics["clips"]["test"] == n_test
@@ -129,7 +129,7 @@ def test_baseline_counts_soundless_test_clips_wrong(problem):
     assert with_sound_acc > 90  # the sound separates the classes
     assert metrics["accuracy"] == pytest.approx(with_sound_acc * fraction)
     assert metrics["clips"] == {
-        "train": int((~truth["soundless"] & ~test).sum()), "val": 0, "test": int(test.sum()),
+        "train": int((~truth["soundless"] & ~test).sum()), "generator_val": 0, "test": int(test.sum()),
         "with_sound_train": int((~truth["soundless"] & ~test).sum()),
         "with_sound_test": int((~truth["soundless"] & test).sum()), "generated": 0}
     assert metrics["generator"] is None
