@@ -11,7 +11,7 @@ cores=${1:-2}
 shift || true
 papers=("$@")
 if ((${#papers[@]} == 0)); then
-    papers=(maivar mafnet twophase)
+    papers=(maivar mafnet twophase audiogen)
 fi
 make --quiet .venv/.installed
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.workflow
 # Every rule that runs a network; the workflow marks them with the resource gpu=1.
 GPU_RULES = {"audio_image_features", "audio_image_features_compared", "video_features",
              "train_maivar", "densenet_features", "vggish_features", "train_mafnet",
-             "train_twophase_branch", "train_twophase_fusion"}
+             "train_twophase_branch", "train_twophase_fusion", "aenet_features",
+             "vggish_embeddings", "train_tsn", "train_sound"}
 
 
 def test_profile_routes_gpu_rules_to_the_gpu_partition(tmp_path):
