@@ -2,6 +2,8 @@
 whose sound feature is a known function of the visual features."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import yaml
 
 from avrepro.features.store import read_store, write_shard
 from avrepro.train import audiogen as ag
+from avrepro.train import late_fusion as late
 from avrepro.train.metrics import top_k_accuracy
 from avrepro.train.run_folder import predictions, read_probs
 from avrepro.variants.audiogen import Generator
@@ -129,7 +132,8 @@ def test_baseline_counts_soundless_test_clips_wrong(problem):
     assert with_sound_acc > 90  # the sound separates the classes
     assert metrics["accuracy"] == pytest.approx(with_sound_acc * fraction)
     assert metrics["clips"] == {
-        "train": int((~truth["soundless"] & ~test).sum()), "generator_val": 0, "test": int(test.sum()),
+        "train": int((~truth["soundless"] & ~test).sum()), "generator_val": 0,
+        "test": int(test.sum()),
         "with_sound_train": int((~truth["soundless"] & ~test).sum()),
         "with_sound_test": int((~truth["soundless"] & test).sum()), "generated": 0}
     assert metrics["generator"] is None
@@ -258,10 +262,11 @@ def late_problem(tmp_path, sound_ids=None):
 def test_late_fusion_adds_the_runs_probabilities(tmp_path):
     dirs, ids, probs = late_problem(tmp_path)
     out = tmp_path / "late"
-    metrics = ag.run_late("late_vis-both_snd-aenet.none", tmp_path / "manifest.csv", dirs,
-                          ag.TSN_WEIGHTS, 0, out)
-    for name in RUN_FILES[:-1]:
+    metrics = late.run_late("late_vis-both_snd-aenet.none", tmp_path / "manifest.csv", dirs,
+                            late.TSN_WEIGHTS, 0, out)
+    for name in ("predictions.parquet", "history.csv", "config.yaml", "metrics.json"):
         assert (out / name).is_file(), name
+    assert not (out / "model.pt").exists()  # a late fusion trains nothing
     table = pd.read_parquet(out / "predictions.parquet")
     fused = read_probs(table)
     expected = (1.0 * probs["rgb"] + 1.5 * probs["flow"]) / 2.5 + probs["sound"]
@@ -273,13 +278,18 @@ def test_late_fusion_adds_the_runs_probabilities(tmp_path):
                                   "svm_feat-aenet_gen-none": 1.0}
     assert metrics["clips"] == {"test": 4}
     assert len(pd.read_csv(out / "history.csv")) == 0
-    assert torch.load(out / "model.pt", weights_only=False)["weights"] == metrics["weights"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["weights"] == metrics["weights"]
+
+
+def test_late_fusion_imports_no_deep_learning_stack():
+    code = "import sys, avrepro.train.late_fusion; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_late_fusion_of_one_stream_is_that_stream(tmp_path):
     dirs, ids, probs = late_problem(tmp_path)
-    ag.run_late("late_vis-rgb_snd-none", tmp_path / "manifest.csv", dirs, ag.TSN_WEIGHTS, 0,
-                tmp_path / "late")
+    late.run_late("late_vis-rgb_snd-none", tmp_path / "manifest.csv", dirs, late.TSN_WEIGHTS, 0,
+                  tmp_path / "late")
     fused = read_probs(pd.read_parquet(tmp_path / "late" / "predictions.parquet"))
     np.testing.assert_allclose(fused, probs["rgb"][np.argsort(ids)], rtol=1e-6)
 
@@ -287,8 +297,8 @@ def test_late_fusion_of_one_stream_is_that_stream(tmp_path):
 def test_late_fusion_refuses_runs_of_other_clips(tmp_path):
     dirs, _, _ = late_problem(tmp_path, sound_ids=np.array(["c", "a", "d", "e"]))
     with pytest.raises(ValueError, match="predict different test clips"):
-        ag.run_late("late_vis-both_snd-aenet.none", tmp_path / "manifest.csv", dirs,
-                    ag.TSN_WEIGHTS, 0, tmp_path / "late")
+        late.run_late("late_vis-both_snd-aenet.none", tmp_path / "manifest.csv", dirs,
+                      late.TSN_WEIGHTS, 0, tmp_path / "late")
     with pytest.raises(ValueError, match="no run folder"):
-        ag.run_late("late_vis-both_snd-vggish.none", tmp_path / "manifest.csv", dirs,
-                    ag.TSN_WEIGHTS, 0, tmp_path / "late2")
+        late.run_late("late_vis-both_snd-vggish.none", tmp_path / "manifest.csv", dirs,
+                      late.TSN_WEIGHTS, 0, tmp_path / "late2")

@@ -38,6 +38,7 @@ for _backbone in KNOWN_WEIGHTS:
             weights_file(_backbone),
         params:
             backbone=_backbone,
+            sha256=config["backbones"].get("sha256", {}).get(_backbone),
         localrule: True
         conda:
             ENV

@@ -155,7 +155,7 @@ rule late_fusion:
     input:
         unpack(late_inputs),
     output:
-        **run_outputs("audiogen", RUN_FILES),
+        **run_outputs("audiogen", {k: v for k, v in RUN_FILES.items() if k != "model"}),
     wildcard_constraints:
         variant=r"late_[a-z0-9_.-]+",
     params:
@@ -168,4 +168,4 @@ rule late_fusion:
     log:
         f"logs/audiogen/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
-        "../../scripts/train_audiogen.py"
+        "../../scripts/late_fusion.py"

@@ -1,4 +1,4 @@
-"""Train Lee et al.'s sound runs and late fusions (§2.3, §3.2-3.3) and write their run folders.
+"""Train Lee et al.'s sound runs (§2.3, §3.2-3.3) and write their run folders.
 
 Variant names: avrepro.variants.audiogen. Every run uses the clips whose frames decoded,
 with sound or without (train.clips.with_frames); a clip has sound when its audio track
@@ -13,7 +13,8 @@ it. Test is Moments in Time's validation set (avrepro.data.mit).
                         fills in F for every soundless clip, train and test. The SVMs then
                         train on every training clip (real F where there is sound,
                         generated where not) and score every test clip.
-  late_vis-V_snd-S      TSN stream(s) V plus sound run S, probabilities added (§3.2).
+
+Late fusions (late_vis-V_snd-S) are avrepro.train.late_fusion's.
 
 Why the SVMs train on generated features too: at test time about 37% of the clips
 (Table 1) carry a generated feature, which regression pulls towards the mean of the real
@@ -39,19 +40,15 @@ from torch import nn
 from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store, read_windows, write_shard
 from avrepro.models.audiogen import AEGenerator, LSTMGenerator, SoundGenerator
-from avrepro.train.clips import holdout, sounding, with_frames
+from avrepro.train.clips import class_names, holdout, sounding, with_frames
 from avrepro.train.loop import Schedule, Split, fit
 from avrepro.train.metrics import classification_metrics
-from avrepro.train.run_folder import predictions, read_probs, write_run
-from avrepro.train.twophase import class_names
-from avrepro.variants.audiogen import STREAMS, Generator, parse, runs_read, svm_run, tsn_run
+from avrepro.train.run_folder import predictions, write_run
+from avrepro.variants.audiogen import STREAMS, Generator, parse
 
 PAPER = "audiogen"
 GENERATED_FILE = "generated.npz"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
-# TSN's two-stream fusion weights, RGB : flow = 1 : 1.5 (Wang et al. §4; the authors'
-# yjxiong/temporal-segment-networks README and tools/eval_scores.py --score_weights 1 1.5).
-TSN_WEIGHTS = {"rgb": 1.0, "flow": 1.5}
 # The SVMs (§3.2, "200 linear SVM binary classifiers for each class" with probabilities):
 # scikit-learn's LinearSVC, one-vs-rest (liblinear; primal Newton when clips outnumber
 # dimensions), each class's score Platt-scaled (a sigmoid, as libsvm's probability=True)
@@ -341,76 +338,3 @@ def run_sound(
     }
     tested = predictions(rows.clip_id.to_numpy()[test], labels[test], probs[test])
     return write_run(out_dir, record, tested, history, run_config, metrics)
-
-
-def late_weights(variant: str, tsn_weights: dict[str, float]) -> dict[str, float]:
-    """Each run's weight in a late fusion: TSN's streams share weight 1 in their stream
-    weights' ratio (a weighted mean of probabilities, a probability again; one stream
-    alone has weight 1), the sound run weight 1: "we directly add the probabilities of
-    TSN and sound feature" (§3.2), TSN being its two-stream fusion where both are used."""
-    v = parse(variant)
-    total = sum(tsn_weights[s] for s in v.visual)
-    weights = {tsn_run(s): tsn_weights[s] / total for s in v.visual}
-    if v.feature:
-        weights[svm_run(v.feature, v.generator)] = 1.0
-    return weights
-
-
-def _read_predictions(run_dirs: dict[str, Path], runs: list[str]) -> dict[str, pd.DataFrame]:
-    """Each run's predictions, sorted by clip; the runs must predict the same clips with the
-    same labels."""
-    tables = {run: pd.read_parquet(Path(run_dirs[run]) / "predictions.parquet")
-              .sort_values("clip_id").reset_index(drop=True) for run in runs}
-    first, reference = runs[0], tables[runs[0]]
-    for run in runs[1:]:
-        table = tables[run]
-        if set(table.clip_id) != set(reference.clip_id):
-            only = sorted(set(table.clip_id) ^ set(reference.clip_id))
-            raise ValueError(f"late fusion: runs {first} and {run} predict different test clips "
-                             f"({len(only)} in one only, e.g. {only[:3]})")
-        if not (table.label_index.to_numpy() == reference.label_index.to_numpy()).all():
-            raise ValueError(f"late fusion: runs {first} and {run} disagree on clips' labels")
-    return tables
-
-
-def run_late(
-    variant: str,
-    manifest_path: Path,
-    run_dirs: dict[str, Path],
-    tsn_weights: dict[str, float],
-    seed: int,
-    out_dir: Path,
-) -> dict:
-    """A late fusion (late_vis-V_snd-S, Table 4): adds the test probabilities of the runs
-    of `runs_read(variant)` (run_dirs: variant -> run folder, same seed) with
-    `late_weights`. A sound baseline's soundless clips have probabilities 0: TSN alone
-    decides them. Writes predictions.parquet, config.yaml, metrics.json, and history.csv
-    (no rows) and model.pt (the weights and the runs read) as every run folder has."""
-    v = parse(variant)
-    if v.model != "late":
-        raise ValueError(f"{variant!r} is not a late fusion (late_vis-V_snd-S)")
-    runs = runs_read(variant)
-    missing = [run for run in runs if run not in run_dirs]
-    if missing:
-        raise ValueError(f"{variant}: no run folder for {missing}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    classes = class_names(read_manifest(manifest_path))
-    tables = _read_predictions(run_dirs, runs)
-    weights = late_weights(variant, tsn_weights)
-    probs = {run: read_probs(tables[run]) for run in runs}  # (N, n_classes) each
-    for run, p in probs.items():
-        if p.shape[1] != len(classes):
-            raise ValueError(f"late fusion: {run} has {p.shape[1]} class probabilities, "
-                             f"the manifest {len(classes)} classes")
-    fused = sum(weights[run] * probs[run] for run in runs)
-    reference = tables[runs[0]]
-    labels = reference.label_index.to_numpy()
-    sources = {run: str(run_dirs[run]) for run in runs}
-    run_config = {"variant": variant, "seed": seed, "classes": classes, "weights": weights,
-                  "runs": sources}
-    metrics = {"paper": PAPER, "variant": variant, "seed": seed,
-               **classification_metrics(labels, fused, classes),
-               "clips": {"test": len(reference)}, "weights": weights}
-    return write_run(out_dir, {"variant": variant, "weights": weights, "runs": sources},
-                     predictions(reference.clip_id.to_numpy(), labels, fused),
-                     pd.DataFrame(columns=HISTORY_COLUMNS), run_config, metrics)

@@ -80,3 +80,11 @@ def sounding(audio_indexes: list[Path]) -> set[str]:
     if "silent" in audio.columns:
         ok &= ~audio.silent.astype(bool)
     return set(audio.clip_id[ok])
+
+
+def class_names(manifest: pd.DataFrame) -> list[str]:
+    """Labels in label_index order (0 ... n - 1)."""
+    pairs = manifest[["label_index", "label"]].drop_duplicates().sort_values("label_index")
+    if list(pairs.label_index) != list(range(len(pairs))):
+        raise ValueError(f"label indexes are not 0 ... n-1 with one label each: {pairs.values}")
+    return pairs.label.tolist()

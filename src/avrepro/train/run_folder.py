@@ -1,6 +1,7 @@
-"""A finished run's folder (results/{paper}/{dataset}/{variant}/seed{seed}/): model.pt,
-predictions.parquet, history.csv, config.yaml and, written last, metrics.json, whose
-presence marks the run finished (checkpoint.pt, the resumable state, is the loop's)."""
+"""A finished run's folder (results/{paper}/{dataset}/{variant}/seed{seed}/): model.pt
+(but for runs that train nothing), predictions.parquet, history.csv, config.yaml and,
+written last, metrics.json, whose presence marks the run finished (checkpoint.pt, the
+resumable state, is the loop's)."""
 
 import json
 import os
@@ -8,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 import yaml
 
 
@@ -34,12 +34,15 @@ def read_probs(predictions: pd.DataFrame) -> np.ndarray:
     return np.stack(predictions["probs"].to_numpy()).astype(np.float32)
 
 
-def write_run(out_dir: Path, model: dict, predictions: pd.DataFrame,
+def write_run(out_dir: Path, model: dict | None, predictions: pd.DataFrame,
               history: list[dict] | pd.DataFrame, run_config: dict, metrics: dict) -> dict:
     """Write the run's files into `out_dir`; metrics.json goes last and atomically.
-    A run that trains nothing passes an empty DataFrame with the history's columns, so
-    that its history.csv still reads as a table."""
-    torch.save(model, out_dir / "model.pt")
+    A run that trains nothing (a late fusion) passes no model, so writes no model.pt, and
+    an empty DataFrame as its history, so that its history.csv still reads as a table."""
+    if model is not None:
+        import torch  # here: a run without a model need not import torch
+
+        torch.save(model, out_dir / "model.pt")
     predictions.to_parquet(out_dir / "predictions.parquet", index=False)
     pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))

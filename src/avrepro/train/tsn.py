@@ -47,11 +47,10 @@ from avrepro.features.bninception import FEATURE_DIM
 from avrepro.features.store import write_shard
 from avrepro.features.weights import read_state_dict
 from avrepro.models.tsn import CHANNELS, TSN
-from avrepro.train.clips import holdout, with_frames
+from avrepro.train.clips import class_names, holdout, with_frames
 from avrepro.train.loop import Schedule, Split, fit
 from avrepro.train.metrics import classification_metrics
 from avrepro.train.run_folder import predictions, write_run
-from avrepro.train.twophase import class_names
 from avrepro.variants.audiogen import STREAMS, parse
 
 PAPER = "audiogen"

@@ -28,7 +28,7 @@ from avrepro.models.twophase import (
     load_visual_weights,
     visual_branch,
 )
-from avrepro.train.clips import assemble, decodable
+from avrepro.train.clips import assemble, class_names, decodable
 from avrepro.train.loop import Schedule, Split, TrainStep, fit
 from avrepro.train.run_folder import predictions, write_run
 from avrepro.variants.twophase import (
@@ -137,14 +137,6 @@ def location_holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
     mask = np.zeros(len(rows), dtype=bool)
     mask[train_idx[val]] = True
     return mask
-
-
-def class_names(manifest: pd.DataFrame) -> list[str]:
-    """Labels in label_index order (0 ... n - 1)."""
-    pairs = manifest[["label_index", "label"]].drop_duplicates().sort_values("label_index")
-    if list(pairs.label_index) != list(range(len(pairs))):
-        raise ValueError(f"label indexes are not 0 ... n-1 with one label each: {pairs.values}")
-    return pairs.label.tolist()
 
 
 def read_frames(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
