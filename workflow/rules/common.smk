@@ -1,4 +1,5 @@
 # Input functions and names shared by every stage.
+from avrepro.code_digest import code_digest
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import SOUND_COUNTS, load_metafile
@@ -67,7 +68,9 @@ def raw_classes(raw):
 
 
 def metafile(paper):
-    return REPO / "workflow" / "papers" / f"{paper}.yaml"
+    """A paper's metafile, relative to the working directory: inputs given by absolute path
+    would make every table stale in a moved or re-cloned checkout."""
+    return os.path.relpath(REPO / "workflow" / "papers" / f"{paper}.yaml")
 
 
 def manifest(dataset):

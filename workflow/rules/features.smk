@@ -1,5 +1,6 @@
 # Frozen backbones turn media into features: one store per (dataset, extractor), where an
 # extractor is `{backbone}-{input}` (input: an audio-image representation or a frame spec).
+# `code`: a digest of the package modules the extractor imports (avrepro.code_digest).
 
 
 rule audio_image_features:
@@ -13,6 +14,7 @@ rule audio_image_features:
     wildcard_constraints:
         backbone=MAIVAR["fusion_backbone"],
     params:
+        code=code_digest("avrepro.features.extract"),
         representations=REPS,
         image_size=MAIVAR["image_size"],
         batch_size=MAIVAR["extract_batch_size"],
@@ -43,6 +45,7 @@ if COMPARED_BACKBONES:
         wildcard_constraints:
             backbone="|".join(COMPARED_BACKBONES),
         params:
+            code=code_digest("avrepro.features.extract"),
             representations=COMPARE_REPS,
             image_size=MAIVAR["image_size"],
             batch_size=MAIVAR["extract_batch_size"],
@@ -60,6 +63,7 @@ rule video_features:
     output:
         "results/features/{dataset}/{backbone}-{spec}/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.extract"),
         batch_size=MAIVAR["extract_batch_size"],
         device=device(),
     resources:
@@ -83,6 +87,7 @@ rule densenet_features:
     output:
         "results/features/{dataset}/densenet201-{spec}/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.densenet"),
         batch_size=MAFNET["extract_batch_size"],
         device=device(),
     resources:
@@ -105,6 +110,7 @@ rule vggish_features:
     output:
         "results/features/{dataset}/vggish-t{windows}/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.vggish"),
         windows=lambda w: int(w.windows),
         batch_size=MAFNET["extract_batch_size"],
         device=device(),
@@ -128,6 +134,7 @@ rule spectrogram_features:
     output:
         "results/features/{dataset}/spec-{kind}/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.spectrograms"),
         spec=TWOPHASE["spectrogram"],
     priority: 1
     conda:
@@ -152,6 +159,7 @@ rule aenet_features:
     output:
         "results/features/{dataset}/aenet/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.aenet"),
         batch_size=AUDIOGEN["extract_batch_size"],
         device=device(),
     resources:
@@ -175,6 +183,7 @@ rule vggish_embeddings:
     output:
         "results/features/{dataset}/vggish-e{examples}/shard-{shard}.npz",
     params:
+        code=code_digest("avrepro.features.vggish"),
         n_examples=lambda w: int(w.examples),
         batch_size=AUDIOGEN["extract_batch_size"],
         device=device(),

@@ -1,5 +1,7 @@
 # Train classifiers on frozen features; one run folder per (paper, dataset, variant, seed),
-# one job per seed or per variant's seeds (`seeds_per_job`, see common.smk).
+# one job per seed or per variant's seeds (`seeds_per_job`, see common.smk). `code` is a
+# digest of the package modules the training imports (avrepro.code_digest): a run reruns
+# when they change.
 rule train_maivar:
     input:
         unpack(maivar_train_inputs),
@@ -7,6 +9,7 @@ rule train_maivar:
         **run_outputs("maivar", RUN_FILES),
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.maivar"),
         n_classes=lambda w: len(config["datasets"][w.dataset]["classes"]),
         hparams=lambda w: maivar_hparams(w.variant),
         device=device(),
@@ -29,6 +32,7 @@ rule train_mafnet:
         **run_outputs("mafnet", RUN_FILES),
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.mafnet"),
         n_classes=lambda w: len(config["datasets"][w.dataset]["classes"]),
         hparams=lambda w: mafnet_hparams(w.variant),
         val_fraction=MAFNET["val_fraction"],
@@ -59,6 +63,7 @@ rule train_twophase_branch:
         variant=r"(aud|vis)_[a-z0-9_.-]+",
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.twophase"),
         hparams=twophase_hparams,
         device=device(),
     resources:
@@ -84,6 +89,7 @@ rule train_twophase_fusion:
         variant=r"fusion_[a-z0-9_.-]+",
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.twophase"),
         hparams=twophase_hparams,
         device=device(),
     resources:
@@ -110,6 +116,7 @@ rule train_tsn:
         variant=r"tsn_[a-z0-9_.-]+",
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.tsn"),
         hparams=AUDIOGEN["tsn"],
         device=device(),
     resources:
@@ -136,6 +143,7 @@ rule train_sound:
         variant=r"svm_[a-z0-9_.-]+",
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.audiogen"),
         hparams=lambda w: {k: AUDIOGEN[k] for k in ("val_fraction", "generator", "svm")},
         device=device(),
     resources:
@@ -160,6 +168,7 @@ rule late_fusion:
         variant=r"late_[a-z0-9_.-]+",
     params:
         seeds=job_seeds,
+        code=code_digest("avrepro.train.late_fusion"),
         tsn_weights=AUDIOGEN["tsn_weights"],
     conda:
         ENV
