@@ -1,5 +1,7 @@
 # Input functions and names shared by every stage.
 from avrepro.code_digest import code_digest
+from avrepro.methods import PAPER_MODELS, models_pattern
+from avrepro.methods import registry as methods_registry
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import SOUND_COUNTS, load_metafile
@@ -150,6 +152,27 @@ RUN_FILES = {
 
 
 # --- training, tables and figures ---
+# Methods added as rows (avrepro.methods): one rule each, train.smk.
+METHODS = methods_registry()
+# A run folder's files every method writes (model.pt only if it trains a model).
+METHOD_RUN_FILES = {k: v for k, v in RUN_FILES.items() if k != "model"}
+
+
+def method_inputs(method, w):
+    """A declared method's inputs: the manifest, the metrics.json of every run it reads
+    (per seed, in its Reads order; the finished runs' folders), the shards of every store."""
+    reads = method.reads(method.options(w.variant), config)
+    source = clips_source(w.dataset)
+    return {
+        "manifest": manifest(w.dataset),
+        "runs": [
+            f"{run_dir(method.paper, w.dataset, run, seed)}/metrics.json"
+            for seed in job_seeds(w)
+            for run in reads.runs
+        ],
+        "stores": [shard for store in reads.stores for shard in feature_shards(source, store)],
+    }
+
 
 
 def maivar_train_inputs(w):

@@ -7,6 +7,8 @@ rule train_maivar:
         unpack(maivar_train_inputs),
     output:
         **run_outputs("maivar", RUN_FILES),
+    wildcard_constraints:
+        variant=models_pattern(PAPER_MODELS["maivar"]),
     params:
         seeds=job_seeds,
         code=code_digest("avrepro.train.maivar"),
@@ -30,6 +32,8 @@ rule train_mafnet:
         unpack(mafnet_train_inputs),
     output:
         **run_outputs("mafnet", RUN_FILES),
+    wildcard_constraints:
+        variant=models_pattern(PAPER_MODELS["mafnet"]),
     params:
         seeds=job_seeds,
         code=code_digest("avrepro.train.mafnet"),
@@ -178,3 +182,34 @@ rule late_fusion:
         f"logs/audiogen/{{dataset}}/{{variant}}/{JOB_NAME}.log",
     script:
         "../../scripts/late_fusion.py"
+
+
+# Methods added as rows (avrepro.methods): a rule per declared method, its inputs, schedule
+# and outputs from the declaration; `code` covers the method's module and what it imports.
+for _method in METHODS.values():
+
+    rule:
+        name:
+            f"train_{_method.paper}_{_method.model}"
+        input:
+            unpack(lambda w, method=_method: method_inputs(method, w)),
+        output:
+            **run_outputs(_method.paper, METHOD_RUN_FILES),
+        wildcard_constraints:
+            variant=_method.pattern,
+        params:
+            seeds=job_seeds,
+            code=code_digest(_method.module),
+            method=_method.module,
+            schedule=_method.schedule,
+            device=device(),
+        resources:
+            **({"gpu": 1} if _method.gpu else {}),
+        conda:
+            ENV
+        benchmark:
+            f"benchmarks/train_{_method.paper}_{_method.model}/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
+        log:
+            f"logs/{_method.paper}/{{dataset}}/{{variant}}/{JOB_NAME}.log",
+        script:
+            "../../scripts/train_method.py"

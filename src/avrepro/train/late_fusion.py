@@ -1,5 +1,6 @@
-"""Late fusion (Lee et al. §3.2, Table 4): a run that adds the test probabilities of other
-runs (same dataset and seed) and trains nothing, so it imports no deep-learning stack.
+"""Late fusion: a run that adds the test probabilities of other runs (same dataset and
+seed) and trains nothing, so it imports no deep-learning stack (`fuse_runs`); Lee et
+al.'s (§3.2, Table 4) are `run_late`.
 
   late_vis-V_snd-S      TSN stream(s) V (rgb, flow, both) plus sound run S, or none
                         (avrepro.variants.audiogen)
@@ -13,7 +14,7 @@ from avrepro.data.manifest import read_manifest
 from avrepro.train.clips import class_names
 from avrepro.train.metrics import classification_metrics
 from avrepro.train.run_folder import predictions, read_probs, write_run
-from avrepro.variants.audiogen import parse, runs_read, svm_run, tsn_run
+from avrepro.variants.audiogen import parse, svm_run, tsn_run
 
 PAPER = "audiogen"
 # TSN's two-stream fusion weights, RGB : flow = 1 : 1.5 (Wang et al. §4; the authors'
@@ -51,30 +52,19 @@ def _read_predictions(run_dirs: dict[str, Path], runs: list[str]) -> dict[str, p
     return tables
 
 
-def run_late(
-    variant: str,
-    manifest_path: Path,
-    run_dirs: dict[str, Path],
-    tsn_weights: dict[str, float],
-    seed: int,
-    out_dir: Path,
-) -> dict:
-    """A late fusion (late_vis-V_snd-S, Table 4): adds the test probabilities of the runs
-    of `runs_read(variant)` (run_dirs: variant -> run folder, same seed) with
-    `late_weights`. A sound baseline's soundless clips have probabilities 0: TSN alone
-    decides them. Writes predictions.parquet, config.yaml (the weights and the runs read),
-    history.csv (no rows: nothing is trained, and no model.pt) and metrics.json."""
-    v = parse(variant)
-    if v.model != "late":
-        raise ValueError(f"{variant!r} is not a late fusion (late_vis-V_snd-S)")
-    runs = runs_read(variant)
+def fuse_runs(paper: str, variant: str, manifest_path: Path, run_dirs: dict[str, Path],
+              weights: dict[str, float], seed: int, out_dir: Path) -> dict:
+    """A run that adds other runs' test probabilities, each times its weight (run_dirs:
+    variant -> run folder; weights: variant -> weight), and trains nothing: writes
+    predictions.parquet, config.yaml (the weights and the runs read), history.csv (no rows;
+    no model.pt) and metrics.json, as every run folder has them."""
+    runs = list(weights)
     missing = [run for run in runs if run not in run_dirs]
     if missing:
         raise ValueError(f"{variant}: no run folder for {missing}")
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = class_names(read_manifest(manifest_path))
     tables = _read_predictions(run_dirs, runs)
-    weights = late_weights(variant, tsn_weights)
     probs = {run: read_probs(tables[run]) for run in runs}  # (N, n_classes) each
     for run, p in probs.items():
         if p.shape[1] != len(classes):
@@ -86,8 +76,26 @@ def run_late(
     sources = {run: str(run_dirs[run]) for run in runs}
     run_config = {"variant": variant, "seed": seed, "classes": classes, "weights": weights,
                   "runs": sources}
-    metrics = {"paper": PAPER, "variant": variant, "seed": seed,
+    metrics = {"paper": paper, "variant": variant, "seed": seed,
                **classification_metrics(labels, fused, classes),
                "clips": {"test": len(reference)}, "weights": weights}
     return write_run(out_dir, None, predictions(reference.clip_id.to_numpy(), labels, fused),
                      pd.DataFrame(columns=["epoch"]), run_config, metrics)
+
+
+def run_late(
+    variant: str,
+    manifest_path: Path,
+    run_dirs: dict[str, Path],
+    tsn_weights: dict[str, float],
+    seed: int,
+    out_dir: Path,
+) -> dict:
+    """A late fusion of Lee et al. (late_vis-V_snd-S, Table 4): adds the test probabilities
+    of the runs of `runs_read(variant)` (run_dirs: variant -> run folder, same seed) with
+    `late_weights` (`fuse_runs`). A sound baseline's soundless clips have probabilities 0:
+    TSN alone decides them."""
+    if parse(variant).model != "late":
+        raise ValueError(f"{variant!r} is not a late fusion (late_vis-V_snd-S)")
+    return fuse_runs(PAPER, variant, manifest_path, run_dirs, late_weights(variant, tsn_weights),
+                     seed, out_dir)
