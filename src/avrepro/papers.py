@@ -101,8 +101,18 @@ class Table:
 class Metafile:
     paper: str
     title: str
-    datasets: dict[str, dict]
+    datasets: dict[str, dict]  # dataset -> the counts the paper prints: clips, train, test
     tables: dict[str, Table]
+
+    def clips(self, dataset: str) -> int | None:
+        """The clips the paper says `dataset` has: its `clips`, else train + test where
+        it prints those, else None."""
+        counts = self.datasets.get(dataset, {})
+        if counts.get("clips") is not None:
+            return counts["clips"]
+        if counts.get("train") is not None and counts.get("test") is not None:
+            return counts["train"] + counts["test"]
+        return None
 
 
 class MetafileError(ValueError):

@@ -29,9 +29,9 @@ PARSERS = {
 
 
 def printed_numbers(paper: str) -> set[str]:
-    """Every number in the paper's text, thousands separators dropped."""
+    """Every number in the paper's text, thousands separators ("6,836", "22, 000") dropped."""
     text = (PAPERS_DIR / f"{paper}.txt").read_text()
-    return set(re.findall(r"\d+(?:\.\d+)?", re.sub(r"(\d),(\d{3})", r"\1\2", text)))
+    return set(re.findall(r"\d+(?:\.\d+)?", re.sub(r"(\d), ?(\d{3})\b", r"\1\2", text)))
 
 
 def test_every_paper_has_a_metafile_and_a_parser():
@@ -76,3 +76,13 @@ def test_every_reported_number_is_printed_in_the_paper(paper):
                                               f"{value:.2f}"} & printed:
                     missing.append((key, row.method, column, value))
     assert not missing, missing
+
+
+@pytest.mark.skipif(not PAPERS_DIR.is_dir(), reason="the papers lie beside the checkout")
+@pytest.mark.parametrize("paper", PAPERS)
+def test_every_dataset_count_is_printed_in_the_paper(paper):
+    meta = load_metafile(REPO / "workflow" / "papers" / f"{paper}.yaml")
+    printed = printed_numbers(paper)
+    counts = [(dataset, key, n) for dataset, spec in meta.datasets.items()
+              for key, n in spec.items() if n is not None]
+    assert [c for c in counts if str(c[2]) not in printed] == []
