@@ -23,9 +23,6 @@ Generated training features come from clips the generator never trained on, so t
 are as good (or as bad) as the test clips' ones.
 """
 
-import hashlib
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -43,7 +40,7 @@ from avrepro.models.audiogen import AEGenerator, LSTMGenerator, SoundGenerator
 from avrepro.train.clips import class_names, holdout, sounding, with_frames
 from avrepro.train.loop import Schedule, Split, fit
 from avrepro.train.metrics import classification_metrics
-from avrepro.train.run_folder import predictions, write_run
+from avrepro.train.run_folder import fingerprint, predictions, write_run
 from avrepro.variants.audiogen import STREAMS, Generator, parse
 
 PAPER = "audiogen"
@@ -168,13 +165,6 @@ def generate(model: SoundGenerator, rgb: np.ndarray, flow: np.ndarray, n_valid: 
                          for a in (rgb, flow, n_valid))).cpu()
            for i in range(0, len(rgb), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, model.target.mean.numel()), np.float32)
-
-
-def _fingerprint(run_config: dict, files: Sequence[Path]) -> str:
-    """Digest of the run's definition and of its input files' identity (size, mtime)."""
-    stamp = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(map(str, files))]
-    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _generator_split(visual, features, labels, mask) -> Split:
@@ -307,7 +297,7 @@ def run_sound(
         dev = torch.device(device)
         model, result, masks, test_loss = train_generator(
             v.generator, rows, has_sound, features, clips, len(classes), hparams, seed,
-            out_dir, dev, checkpoint_interval_s, _fingerprint(run_config, files))
+            out_dir, dev, checkpoint_interval_s, fingerprint(run_config, files))
         batch = generator_settings["schedule"]["batch_size"]
         generated = generate(model, *(a[~has_sound] for a in clips), batch, dev)
         features[~has_sound] = generated

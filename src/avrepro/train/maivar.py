@@ -2,9 +2,6 @@
 on frozen features and write its run folder. Variant names: avrepro.variants.maivar.
 """
 
-import hashlib
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
 from avrepro.naming import parse_variant
 from avrepro.train.clips import assemble, decodable, holdout
 from avrepro.train.loop import Schedule, Split, evaluate, fit
-from avrepro.train.run_folder import predictions, write_run
+from avrepro.train.run_folder import fingerprint, predictions, write_run
 
 
 def standardization(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,14 +32,6 @@ def standardize(features: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> n
 def _split(features: dict[str, np.ndarray], labels: np.ndarray, mask: np.ndarray, order):
     inputs = tuple(torch.from_numpy(features[m][mask]).float() for m in order)
     return Split(inputs=inputs, labels=torch.from_numpy(labels[mask]).long())
-
-
-def _fingerprint(run_config: dict, shards: dict[str, list[Path]]) -> str:
-    """Digest of the run's definition and of its input files' identity (size, mtime)."""
-    files = sorted(str(p) for paths in shards.values() for p in paths)
-    stamp = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
-    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def load_model(path: Path, n_classes: int, hidden: int) -> tuple[torch.nn.Module, dict]:
@@ -113,7 +102,8 @@ def run(
         model, *splits, schedule=schedule, seed=seed, checkpoint=out_dir / "checkpoint.pt",
         checkpoint_interval_s=checkpoint_interval_s,
         record_test=True,  # Fig. 7's convergence curves
-        device=torch.device(device), fingerprint=_fingerprint(run_config, shards),
+        device=torch.device(device),
+        fingerprint=fingerprint(run_config, [p for paths in shards.values() for p in paths]),
         regulariser=l1_penalty if model_name == "dhf" else None,
     )
     model.load_state_dict(result.best_state)

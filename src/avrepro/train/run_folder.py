@@ -3,8 +3,10 @@
 written last, metrics.json, whose presence marks the run finished (checkpoint.pt, the
 resumable state, is the loop's)."""
 
+import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,14 @@ def read_probs(predictions: pd.DataFrame) -> np.ndarray:
     if not len(predictions):
         return np.zeros((0, 0), np.float32)
     return np.stack(predictions["probs"].to_numpy()).astype(np.float32)
+
+
+def fingerprint(run_config: dict, files: Iterable[str | Path]) -> str:
+    """Digest of a run's definition and of its input files' identity (size, mtime): what
+    train.loop.fit compares before resuming from a checkpoint."""
+    stamp = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(map(str, files))]
+    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def write_run(out_dir: Path, model: dict | None, predictions: pd.DataFrame,

@@ -28,9 +28,6 @@ Validation, model selection and test follow TSN as far as the stored data allow,
 without (clips.with_frames); a stratified holdout of the training clips selects the epoch.
 """
 
-import hashlib
-import json
-import os
 import struct
 import zipfile
 from dataclasses import asdict, dataclass
@@ -50,7 +47,7 @@ from avrepro.models.tsn import CHANNELS, TSN
 from avrepro.train.clips import class_names, holdout, with_frames
 from avrepro.train.loop import Schedule, Split, fit
 from avrepro.train.metrics import classification_metrics
-from avrepro.train.run_folder import predictions, write_run
+from avrepro.train.run_folder import fingerprint, predictions, write_run
 from avrepro.variants.audiogen import STREAMS, parse
 
 PAPER = "audiogen"
@@ -402,13 +399,6 @@ def frame_outputs(model: StoredClipsTSN, batch_size: int) -> tuple[np.ndarray, n
 # The run.
 
 
-def _fingerprint(run_config: dict, files: list[Path]) -> str:
-    """Digest of the run's definition and of its input files' identity (size, mtime)."""
-    stamp = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(map(str, files))]
-    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def run_tsn(
     variant: str,
     manifest_path: Path,
@@ -475,7 +465,7 @@ def run_tsn(
                                    weight_decay=schedule.weight_decay),
                  seed=seed, checkpoint=out_dir / "checkpoint.pt",
                  checkpoint_interval_s=checkpoint_interval_s, device=torch.device(device),
-                 fingerprint=_fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
+                 fingerprint=fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
                  train_step=tsn_step, optimizer=lambda m: sgd(m.tsn, schedule),
                  lr_factor=schedule.lr_factor, max_grad_norm=schedule.clip_grad)
     model.load_state_dict(result.best_state)

@@ -6,9 +6,6 @@ writes its clips' embeddings (`emb-fc1024.npz`, `emb-fc10.npz`, feature-store sh
 which the fusion runs read.
 """
 
-import hashlib
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,7 +27,7 @@ from avrepro.models.twophase import (
 )
 from avrepro.train.clips import assemble, class_names, decodable
 from avrepro.train.loop import Schedule, Split, TrainStep, fit
-from avrepro.train.run_folder import predictions, write_run
+from avrepro.train.run_folder import fingerprint, predictions, write_run
 from avrepro.variants.twophase import (
     BACKBONES,
     EMBEDDING_FILES,
@@ -211,13 +208,6 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
             "per_class": per_class, "classes": classes, "confusion": confusion.tolist()}
 
 
-def _fingerprint(run_config: dict, files: list[Path]) -> str:
-    """Digest of the run's definition and of its input files' identity (size, mtime)."""
-    stamp = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(map(str, files))]
-    blob = json.dumps([run_config, stamp], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks: dict,
                probs: np.ndarray, result, model_record: dict, run_config: dict,
                classes: list[str], n_listed: int) -> dict:
@@ -312,7 +302,7 @@ def run_branch(
     result = fit(model, *splits, schedule=schedule, seed=seed,
                  checkpoint=out_dir / "checkpoint.pt", checkpoint_interval_s=checkpoint_interval_s,
                  device=torch.device(device),
-                 fingerprint=_fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
+                 fingerprint=fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
                  train_step=mixup_kl_step(alpha, len(classes)))
     model.load_state_dict(result.best_state)
     outputs = clip_outputs(model, clips, n_valid, schedule.batch_size, torch.device(device))
@@ -372,7 +362,7 @@ def run_fusion(
     result = fit(model, *splits, schedule=schedule, seed=seed,
                  checkpoint=out_dir / "checkpoint.pt", checkpoint_interval_s=checkpoint_interval_s,
                  device=dev,
-                 fingerprint=_fingerprint(run_config, paths),
+                 fingerprint=fingerprint(run_config, paths),
                  train_step=mixup_kl_step(alpha, len(classes)))
     model.load_state_dict(result.best_state)
     model.eval()
