@@ -27,6 +27,14 @@ AFTER = '      - {method: "Audio-only (chromagram, IRV2)", year: 2023, reported:
 TABLE = "results/table1_maivar.csv"
 
 
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link (instant, no space), or a copy where the two lie on different disks."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def copy_checkout(built: Path, to: Path) -> Path:
     """The checkout's code copied; the smoke tier's results and resources hard-linked (a
     job replaces its outputs, never writes into them) and Snakemake's records copied."""
@@ -39,7 +47,7 @@ def copy_checkout(built: Path, to: Path) -> Path:
     smoke.mkdir(parents=True)
     shutil.copy2(SMOKE / "config.yaml", smoke / "config.yaml")
     for name in ("results", "resources"):
-        shutil.copytree(SMOKE / name, smoke / name, copy_function=os.link)
+        shutil.copytree(SMOKE / name, smoke / name, copy_function=link_or_copy)
     shutil.copytree(SMOKE / ".snakemake" / "metadata", smoke / ".snakemake" / "metadata")
     return to
 
