@@ -58,7 +58,7 @@ def add_method(checkout: Path, module: str, method: str, variant: str) -> None:
     metafile = checkout / "workflow" / "papers" / "maivar.yaml"
     lines = metafile.read_text().splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.startswith(AFTER))
-    row = f"      - {{method: {method}, run: {variant}}}\n"
+    row = f'      - {{method: "{method}", run: {variant}}}\n'
     metafile.write_text("".join([*lines[: at + 1], row, *lines[at + 1 :]]))
 
 
