@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from avrepro.data.sound_counts import COUNT_COLUMNS, sound_counts
-from avrepro.media.shards import AUDIO_INDEX_COLUMNS
+from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 
 # clip_id, split, manifest status, has_audio; audio_status, silent (the media stage's index)
 CLIPS = [
@@ -79,7 +79,7 @@ def test_counts_split_the_soundless_clips_by_cause(tmp_path: Path) -> None:
 def test_an_index_from_before_silence_detection_is_refused(tmp_path: Path) -> None:
     paths = write_indexes(tmp_path)
     pd.read_csv(paths[1]).drop(columns="silent").to_csv(paths[1], index=False)
-    with pytest.raises(ValueError, match=r"shard-001\.csv: audio index without a `silent`"):
+    with pytest.raises(ValueError, match=r"shard-001\.csv: audio index without \[.silent.\]"):
         sound_counts(manifest(), paths)
 
 

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from manifests import toy_manifest as manifest
 
-from avrepro.train.clips import assemble, decodable, holdout
+from avrepro.train.clips import assemble, decodable, holdout, sounding
 
 
 def test_assemble_keeps_clips_usable_by_every_modality():
@@ -33,11 +34,23 @@ def test_assemble_drops_clips_whose_media_did_not_decode():
 
 
 def test_decodable_needs_both_audio_and_frames(tmp_path):
-    pd.DataFrame({"clip_id": ["a", "b", "c"], "audio_status": ["ok", "error", "ok"]}).to_csv(
+    pd.DataFrame({"clip_id": ["a", "b", "c"], "audio_status": ["ok", "error", "ok"],
+                  "n_samples": [8, 0, 8], "silent": False, "reason": ""}).to_csv(
         tmp_path / "audio.csv", index=False)
     pd.DataFrame({"clip_id": ["a", "b", "c"], "frames_status": ["ok", "ok", "error"]}).to_csv(
         tmp_path / "frames.csv", index=False)
     assert decodable([tmp_path / "audio.csv"], [tmp_path / "frames.csv"]) == {"a"}
+
+
+def test_sounding_clips_decoded_to_samples_not_all_zero(tmp_path):
+    index = tmp_path / "audio.csv"
+    pd.DataFrame({"clip_id": ["a", "b", "c", "d"],
+                  "audio_status": ["ok", "ok", "no_audio", "error"], "n_samples": [8, 8, 0, 0],
+                  "silent": [False, True, False, False], "reason": ""}).to_csv(index, index=False)
+    assert sounding([index]) == {"a"}
+    pd.read_csv(index).drop(columns="silent").to_csv(index, index=False)
+    with pytest.raises(ValueError, match="rerun the media stage"):
+        sounding([index])  # an index from before silence detection
 
 
 def test_holdout_is_stratified_fixed_and_from_training_clips():

@@ -93,14 +93,6 @@ def test_location_holdout_keeps_recordings_whole_and_classes_represented():
         tp.recording_location("v_Shotput_g01_c01")
 
 
-def test_classification_metrics():
-    metrics = tp.classification_metrics(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]),
-                                        ["airport", "bus", "park"])
-    assert metrics["accuracy"] == pytest.approx(60)
-    assert metrics["per_class"] == {"airport": 50, "bus": 100, "park": 50}
-    assert metrics["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]  # rows: true class
-
-
 def test_clip_outputs_average_the_real_frames_of_each_clip():
     torch.manual_seed(0)
     model = Branch(nn.Flatten(1), feature_dim=4, n_classes=3)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from avrepro.data.manifest import SPLITS
+from avrepro.media.audio_index import read_audio_index
 
 COUNT_COLUMNS = [
     "split",
@@ -33,10 +34,10 @@ def sound_counts(manifest: pd.DataFrame, audio_indexes: list[Path]) -> pd.DataFr
     """One row per split of `manifest` (train, val, test order; those it has): COUNT_COLUMNS.
 
     `audio_indexes` are the media stage's audio shard indexes (media.shards.
-    AUDIO_INDEX_COLUMNS) over the manifest's rows; every usable clip must be in one.
+    media.audio_index) over the manifest's rows; every usable clip must be in one.
     For each split, usable = with_sound + no_track + silent_track + audio_error.
     """
-    audio = pd.concat([_read_index(path) for path in audio_indexes]).set_index("clip_id")
+    audio = read_audio_index(audio_indexes).set_index("clip_id")
     usable = manifest[manifest["status"] == "ok"]
     unindexed = sorted(set(usable["clip_id"]) - set(audio.index))
     if unindexed:
@@ -45,7 +46,7 @@ def sound_counts(manifest: pd.DataFrame, audio_indexes: list[Path]) -> pd.DataFr
             "the indexes must cover the manifest's shards"
         )
     status = usable["clip_id"].map(audio["audio_status"])
-    silent = usable["clip_id"].map(audio["silent"]).astype(bool)
+    silent = usable["clip_id"].map(audio["silent"]).fillna(False).astype(bool)
     kinds = pd.DataFrame(
         {
             "split": usable["split"],
@@ -63,12 +64,3 @@ def sound_counts(manifest: pd.DataFrame, audio_indexes: list[Path]) -> pd.DataFr
     counts["unusable"] = counts["listed"] - counts["usable"]
     return counts.rename_axis("split").reset_index()[COUNT_COLUMNS]
 
-
-def _read_index(path: Path) -> pd.DataFrame:
-    index = pd.read_csv(path)
-    if "silent" not in index.columns:
-        raise ValueError(
-            f"{path}: audio index without a `silent` column; it predates silent-track "
-            "detection, rerun the media stage"
-        )
-    return index

@@ -17,10 +17,10 @@ from tqdm import tqdm
 
 from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
+from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 from avrepro.media.frames import FPS_PICTURE_KEYS, sample_clips, sample_fps, sample_tsn
 from avrepro.media.probe import MediaError
 
-AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "silent", "reason"]
 # Samples per channel read at a time when checking a WAV for silence.
 _SILENCE_BLOCK = 1 << 16
 FRAMES_INDEX_COLUMNS = ["clip_id", "frames_status", "reason"]

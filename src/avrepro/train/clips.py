@@ -6,10 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avrepro.media import audio_index
+from avrepro.media.audio_index import read_audio_index
+
 
 def decodable(audio_indexes: list[Path], frames_indexes: list[Path]) -> set[str]:
     """Clips whose audio and frames both decoded (the media stage's shard indexes)."""
-    audio = pd.concat([pd.read_csv(p) for p in audio_indexes])
+    audio = read_audio_index(audio_indexes)
     frames = pd.concat([pd.read_csv(p) for p in frames_indexes])
     return set(audio.clip_id[audio.audio_status == "ok"]) & set(
         frames.clip_id[frames.frames_status == "ok"]
@@ -75,11 +78,8 @@ def with_frames(manifest: pd.DataFrame, frames_indexes: list[Path]) -> pd.DataFr
 def sounding(audio_indexes: list[Path]) -> set[str]:
     """Clips that have sound (Lee et al. §3.2): an audio track that decoded to samples
     (audio_status ok) that are not all zero (the index's `silent` column)."""
-    audio = pd.concat([pd.read_csv(p) for p in audio_indexes])
-    ok = audio.audio_status == "ok"
-    if "silent" in audio.columns:
-        ok &= ~audio.silent.astype(bool)
-    return set(audio.clip_id[ok])
+    audio = read_audio_index(audio_indexes)
+    return set(audio.clip_id[audio_index.sounding(audio)])
 
 
 def class_names(manifest: pd.DataFrame) -> list[str]:

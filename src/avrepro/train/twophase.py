@@ -27,6 +27,7 @@ from avrepro.models.twophase import (
 )
 from avrepro.train.clips import assemble, class_names, decodable
 from avrepro.train.loop import Schedule, Split, TrainStep, fit
+from avrepro.train.metrics import classification_metrics
 from avrepro.train.run_folder import fingerprint, predictions, write_run
 from avrepro.variants.twophase import (
     BACKBONES,
@@ -193,21 +194,6 @@ def clip_outputs(model: Branch, clips: np.ndarray, n_valid: np.ndarray, batch_si
     return {key: (torch.cat(parts) / counts).numpy() for key, parts in sums.items()}
 
 
-def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
-                           classes: list[str]) -> dict:
-    """Accuracy, per-class accuracy (Table I's rows) and the confusion matrix (Fig. 4;
-    rows: true class, columns: predicted) of clip predictions, in percent and counts."""
-    n = len(classes)
-    confusion = np.zeros((n, n), dtype=np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
-    per_class = {
-        name: 100 * confusion[k, k] / confusion[k].sum() if confusion[k].sum() else None
-        for k, name in enumerate(classes)
-    }
-    return {"accuracy": 100 * float(np.trace(confusion)) / max(len(labels), 1),
-            "per_class": per_class, "classes": classes, "confusion": confusion.tolist()}
-
-
 def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks: dict,
                probs: np.ndarray, result, model_record: dict, run_config: dict,
                classes: list[str], n_listed: int) -> dict:
@@ -217,8 +203,7 @@ def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks
                          probs[test])
     metrics = {
         "paper": PAPER, "variant": variant, "seed": seed,
-        **classification_metrics(tested.label_index.to_numpy(), tested.prediction.to_numpy(),
-                                 classes),
+        **classification_metrics(tested.label_index.to_numpy(), probs[test], classes),
         "best_epoch": result.best_epoch,
         "val_accuracy": 100 * result.history[result.best_epoch]["val_acc"],
         "clips": {"train": int(masks["train"].sum()), "val": int(masks["val"].sum()),
