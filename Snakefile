@@ -40,6 +40,7 @@ PAPER_TARGETS = {
     "mafnet": mafnet_targets(),
     "twophase": twophase_targets(),
     "audiogen": audiogen_targets(),
+    "imd": imd_targets(),
 }
 
 

@@ -3,7 +3,7 @@ synthetic stand-in in the same layout (smoke tier). `.complete` is written last.
 
 from pathlib import Path
 
-from avrepro.data import acquire, synthetic
+from avrepro.data import acquire, synthetic, youtube
 from avrepro.jobs import job
 
 raw, cfg = snakemake.wildcards.raw, snakemake.params.cfg
@@ -15,6 +15,7 @@ SYNTHESIZERS = {
     "ave": synthetic.write_ave,
     "dcase2021": synthetic.write_dcase,
     "moments_mini": synthetic.write_mit,
+    "audioset": synthetic.write_audioset,  # the smoke tier's stand-in AudioSet (IMD's AST)
 }
 DOWNLOADERS = {
     "ucf101": acquire.acquire_ucf101,
@@ -32,9 +33,11 @@ with job(snakemake.log[0]):
         SYNTHESIZERS[raw](root, cfg["synthetic"], workers=snakemake.threads)
     elif raw == "kinetics400":
         annotations = acquire.acquire_kinetics_annotations(cfg, root)
+        throttle = youtube.throttle_options(cfg)  # bad keys fail here, before any download
         for split in snakemake.params.splits:
             acquire.acquire_kinetics_videos(
-                annotations, root, snakemake.params.classes, split, cfg["download_workers"]
+                annotations, root, snakemake.params.classes, split, cfg["download_workers"],
+                throttle=throttle,
             )
     else:
         DOWNLOADERS[raw](cfg, root)

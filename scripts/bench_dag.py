@@ -1,14 +1,14 @@
 """Benchmark: how long Snakemake takes to plan the full tier, with full-size manifests.
 
 Writes manifests of the real datasets' sizes (synthetic clip ids) into a scratch working
-directory with the full-tier config (plus Kinetics-400 as a whole, which config.yaml
-leaves out until a table uses it), then dry-runs, per dataset, every table target that
-reads it (or, for a dataset no table reads yet, its manifest and the media of every
-shard), and every target together. Prints `dag_seconds=<s> jobs=<n>` per dataset and
+directory with the full-tier config (plus Kinetics-400 and UCF101 as wholes, IMD's
+datasets, where config.yaml leaves them out), then dry-runs, per dataset, every table
+target that reads it (or, for a dataset no table reads yet, its manifest and the media of
+every shard), and every target together. Prints `dag_seconds=<s> jobs=<n>` per dataset and
 overall. The DAG does not depend on the data (jobs are per shard), so the plan must stay
 fast and small at any dataset size.
 
-    .venv/bin/python scripts/bench_dag.py [--workdir DIR]
+    .venv/bin/python scripts/bench_dag.py [--workdir DIR] [--datasets NAME ...]
 """
 
 import argparse
@@ -36,9 +36,18 @@ SIZES = {
     "dcase2021": {"train": 8646, "test": 3645},
     "moments_mini": {"train": 100_000, "test": 10_000},
     "kinetics400": {"train": 240_000, "test": 20_000},
+    "ucf101": {"train": 9537, "test": 3783},  # split 1
 }
-KINETICS400 = {"raw": "kinetics400", "splits": {"train": "train", "test": "val"},
-               "n_shards": 256, "classes": "all"}
+# IMD's whole datasets, added where the config lacks them.
+WHOLE = {
+    "kinetics400": {"raw": "kinetics400", "splits": {"train": "train", "test": "val"},
+                    "n_shards": 256, "classes": "all"},
+    "ucf101": {"raw": "ucf101", "split": 1, "n_shards": 32, "classes": "all"},
+    **{f"ucf101_split{k}": {"raw": "ucf101", "split": k, "clips_from": "ucf101",
+                            "n_shards": 32, "classes": "all"} for k in (2, 3)},
+}
+# Classes of a raw dataset whose datasets take them `all`; names are placeholders.
+ALL_CLASSES = {"kinetics400": 400, "ucf101": 101, "moments_mini": 200}
 
 
 def write_manifest(path: Path, classes: list[str], sizes: dict[str, int]) -> None:
@@ -63,7 +72,7 @@ def dry_run(workdir: Path, targets: list[str]) -> tuple[float, int]:
         capture_output=True, text=True,
     )
     if done.returncode:
-        sys.exit(f"dry run of {targets[:3]}... failed:\n{done.stderr[-3000:]}")
+        sys.exit(f"dry run of {targets[:3]}... failed:\n{(done.stdout + done.stderr)[-3000:]}")
     seconds = time.perf_counter() - start
     total = re.search(r"^total\s+(\d+)", done.stdout, re.MULTILINE)
     return seconds, int(total[1]) if total else 0
@@ -93,11 +102,17 @@ def media_targets(config: dict, name: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--datasets", nargs="+", metavar="NAME",
+                        help="plan only these datasets (default: all), then every target")
+    parser.add_argument("--media", action="store_true",
+                        help="plan each dataset's manifest and media, not its tables, and skip "
+                             "the all-targets run (for a paper whose rules are still missing)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="avrepro-dag-"))
     workdir.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["datasets"]["kinetics400"] = KINETICS400
+    for name, dataset in WHOLE.items():
+        config["datasets"].setdefault(name, dataset)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     for raw in config["raw"]:
         (workdir / "resources" / raw).mkdir(parents=True, exist_ok=True)
@@ -107,7 +122,7 @@ def main() -> None:
     for name, dataset in config["datasets"].items():
         classes = dataset["classes"]
         if classes == "all":  # placeholder names; only their number matters here
-            classes = [f"class{k:03d}" for k in range(400 if "kinetics" in name else 200)]
+            classes = [f"class{k:03d}" for k in range(ALL_CLASSES[dataset["raw"]])]
         sizes = SIZES[dataset.get("clips_from", name)]
         write_manifest(manifests / f"{name}.csv", classes, sizes)
     print(f"manifests: {sum(sum(s.values()) for s in SIZES.values())} clips in {workdir}",
@@ -115,13 +130,15 @@ def main() -> None:
 
     tables = table_targets()
     for name, dataset in config["datasets"].items():
-        if "clips_from" in dataset:
-            continue  # planned with the dataset whose clips it shares
+        if "clips_from" in dataset or (args.datasets and name not in args.datasets):
+            continue  # planned with the dataset whose clips it shares, or not asked for
         views = {name, *(d for d, c in config["datasets"].items() if c.get("clips_from") == name)}
-        targets = sorted(t for t, datasets in tables.items() if datasets & views)
-        what = f"{len(targets)} table targets" if targets else "manifest + media (no table yet)"
+        targets = [] if args.media else sorted(t for t, ds in tables.items() if ds & views)
+        what = f"{len(targets)} table targets" if targets else "manifest + media"
         seconds, jobs = dry_run(workdir, targets or media_targets(config, name))
         print(f"{name}: dag_seconds={seconds:.1f} jobs={jobs} ({what})", flush=True)
+    if args.media:
+        return
     seconds, jobs = dry_run(workdir, ["all"])
     print(f"all targets: dag_seconds={seconds:.1f} jobs={jobs}")
 

@@ -15,7 +15,13 @@ Tables of other kinds (`kind:`) are built from other files than run metrics:
 - `sound_counts`: clip counts per split from the manifest and the audio index (a row's
   `metric` names a column of avrepro.data.sound_counts; Lee et al.'s Table 1);
 - `improved_classes`: the `top` classes whose accuracy gains most from one run to another,
-  one column per comparison `{better, worse, reported: [classes]}` (Lee et al.'s Table 5).
+  one column per comparison `{better, worse, reported: [classes]}` (Lee et al.'s Table 5);
+- `savld`: a label dictionary's `top` nearest audio labels for some video labels, beside the
+  paper's (`labels: {video label: [audio labels]}`; IMD's Table 1), read from the
+  dictionary the workflow built (avrepro.savld).
+
+A run's metrics.json may also hold `gflops` (its test-time compute, IMD's Table 6), which a
+column reads with `column_metrics: {column: gflops}`.
 """
 
 from dataclasses import dataclass, field
@@ -28,7 +34,9 @@ from avrepro.naming import parse_variant
 SINGLE = "value"  # the column name of one-column tables
 ACCURACY = "accuracy"
 TOP5 = "top5"
-RUNS, SOUND_COUNTS, IMPROVED_CLASSES = "runs", "sound_counts", "improved_classes"
+GFLOPS = "gflops"
+RUN_METRICS = (ACCURACY, TOP5, GFLOPS)  # what a run's metrics.json holds as one number
+RUNS, SOUND_COUNTS, IMPROVED_CLASSES, SAVLD = "runs", "sound_counts", "improved_classes", "savld"
 PER_CLASS = "per_class."  # prefix of a class's accuracy: per_class.{label} in metrics.json
 
 
@@ -69,7 +77,8 @@ class Table:
     kind: str = RUNS
     column_metrics: dict[str, str] = field(default_factory=dict)
     comparisons: dict[str, Comparison] = field(default_factory=dict)  # improved_classes
-    top: int = 3  # improved_classes: classes per column
+    top: int = 3  # improved_classes: classes per column; savld: neighbours per label
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # savld: the paper's
 
     def metric(self, row: Row, column: str) -> str:
         """What a cell reads from its runs' metrics.json."""
@@ -88,6 +97,8 @@ class Table:
 
     def runs(self) -> list[tuple[str, str]]:
         """(dataset, variant) of every run the table reads, once each, in row order."""
+        if self.kind == SAVLD:
+            return []
         if self.kind == IMPROVED_CLASSES:
             return list({(self.datasets[column][0], run): None
                          for column, c in self.comparisons.items() for run in (c.better, c.worse)})
@@ -130,11 +141,15 @@ def load_metafile(path: Path) -> Metafile:
 
 def _table(key: str, spec: dict) -> Table:
     kind = spec.get("kind", RUNS)
-    if kind not in (RUNS, SOUND_COUNTS, IMPROVED_CLASSES):
+    if kind not in (RUNS, SOUND_COUNTS, IMPROVED_CLASSES, SAVLD):
         raise ValueError(f"{key}: kind {kind!r} is not one of {RUNS}, {SOUND_COUNTS}, "
-                         f"{IMPROVED_CLASSES}")
+                         f"{IMPROVED_CLASSES}, {SAVLD}")
     if kind == IMPROVED_CLASSES:
         return _comparison_table(key, spec)
+    if kind == SAVLD:
+        labels = {label: tuple(audio) for label, audio in spec["labels"].items()}
+        return Table(key, spec["caption"], {SINGLE: _names(spec["dataset"])}, (SINGLE,), (),
+                     kind=SAVLD, top=int(spec.get("top", 5)), labels=labels)
     columns = tuple(spec.get("columns", [SINGLE]))
     column_metrics = dict(spec.get("column_metrics", {}))
     unknown_columns = set(column_metrics) - set(columns)
@@ -169,9 +184,9 @@ def _comparison_table(key: str, spec: dict) -> Table:
 
 
 def _check_metric(metric: str, where: str) -> None:
-    if metric in (ACCURACY, TOP5) or (metric.startswith(PER_CLASS) and metric != PER_CLASS):
+    if metric in RUN_METRICS or (metric.startswith(PER_CLASS) and metric != PER_CLASS):
         return
-    raise ValueError(f"{where}: metric {metric!r} is neither {ACCURACY!r}, {TOP5!r} "
+    raise ValueError(f"{where}: metric {metric!r} is neither one of {RUN_METRICS} "
                      f"nor '{PER_CLASS}LABEL'")
 
 
@@ -202,7 +217,7 @@ def metric_value(metrics: dict, metric: str) -> float | None:
 
     Raises KeyError naming the metric when the run did not record it.
     """
-    if metric in (ACCURACY, TOP5):
+    if metric in RUN_METRICS:
         if metric not in metrics:
             raise KeyError(f"metrics of {metrics.get('variant')!r} have no {metric!r}")
         return metrics[metric]

@@ -139,3 +139,12 @@ def build_improvement_table(table: Table, metrics: Runs) -> pd.DataFrame:
             row[f"{column} gain"] = None if points is None else round(points, 2)
             row[f"{column} runs"] = runs
     return pd.DataFrame(rows)
+
+
+def build_savld_table(table: Table, dictionary: pd.DataFrame) -> pd.DataFrame:
+    """A savld table (IMD's Table 1): per video label the paper prints, our dictionary's
+    first `top` audio labels beside the paper's, both normalised as the paper prints them,
+    and how many they share (overlap_at_{top})."""
+    from avrepro.savld import compare_table1
+
+    return compare_table1(dictionary, table.labels, k=table.top)

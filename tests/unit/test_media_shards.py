@@ -7,9 +7,9 @@ import pytest
 from clips import make_clip
 
 from avrepro.media.audio import load_wav
+from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.frames import sample_fps, sample_tsn
-from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 from avrepro.media.shards import (
     FRAMES_INDEX_COLUMNS,
     extract_audio_shard,

@@ -12,7 +12,7 @@ from avrepro.methods import registry
 from avrepro.naming import parse_variant
 from avrepro.papers import load_metafile
 from avrepro.train import mafnet
-from avrepro.variants import audiogen, twophase
+from avrepro.variants import audiogen, imd, twophase
 from avrepro.variants.maivar import variant_inputs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +25,7 @@ PARSERS = {
     "mafnet": mafnet.parse,
     "twophase": twophase.parse,
     "audiogen": audiogen.parse,
+    "imd": imd.parse,
 }
 
 
@@ -86,3 +87,15 @@ def test_every_dataset_count_is_printed_in_the_paper(paper):
     counts = [(dataset, key, n) for dataset, spec in meta.datasets.items()
               for key, n in spec.items() if n is not None]
     assert [c for c in counts if str(c[2]) not in printed] == []
+
+
+@pytest.mark.skipif(not PAPERS_DIR.is_dir(), reason="the papers lie beside the checkout")
+@pytest.mark.parametrize("paper", PAPERS)
+def test_every_dictionary_row_is_printed_in_the_paper(paper):
+    """A `savld` table's rows (IMD's Table 1) as the paper prints them: one line each, the
+    video label, then its audio labels joined by ';'."""
+    text = (PAPERS_DIR / f"{paper}.txt").read_text()
+    meta = load_metafile(REPO / "workflow" / "papers" / f"{paper}.yaml")
+    for table in meta.tables.values():
+        for label, audio in table.labels.items():
+            assert f"{label}\t{';'.join(audio)}" in text, (table.key, label)

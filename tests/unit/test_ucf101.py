@@ -7,7 +7,7 @@ import pytest
 
 from avrepro.data.coverage import coverage_report
 from avrepro.data.manifest import LayoutError, build_manifest
-from avrepro.data.ucf101 import read_ucf101
+from avrepro.data.ucf101 import class_names, read_ucf101
 
 LISTS = {
     "classInd.txt": "ucf101_classInd.txt",
@@ -122,3 +122,19 @@ def test_split_number_is_checked(tmp_path: Path) -> None:
 def test_missing_list_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="classInd.txt"):
         read_ucf101(tmp_path, split=1)
+
+
+def test_all_classes_in_class_index_order(real_root: Path) -> None:
+    """UCF101 whole: every class, label_index = classInd's index - 1 (not sorted order)."""
+    names = class_names(real_root)
+    assert len(names) == 101 and names[:2] == ["ApplyEyeMakeup", "ApplyLipstick"]
+    assert names.index("Hammering") < names.index("HammerThrow")  # sorted() has it reversed
+    clips = read_ucf101(real_root, split=1)
+    whole = build_manifest(clips, names)
+    assert len(whole) == 13320
+    first = whole.drop_duplicates("label").set_index("label")["label_index"]
+    assert first.to_dict() == {name: index for index, name in enumerate(names)}
+    # `all` keeps the same clips; only its order differs (see class_names).
+    everything = build_manifest(clips, "all")
+    assert sorted(set(everything["label"])) == sorted(names)
+    assert len(everything) == 13320

@@ -11,11 +11,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
-# Every rule that runs a network; the workflow marks them with the resource gpu=1.
+# Every rule that runs a network; the workflow marks them with the resource gpu (1; IMD's
+# training: imd.gpus_per_job, 1 in the smoke tier).
 GPU_RULES = {"audio_image_features", "audio_image_features_compared", "video_features",
              "train_maivar", "densenet_features", "vggish_features", "train_mafnet",
              "train_twophase_branch", "train_twophase_fusion", "aenet_features",
-             "vggish_embeddings", "train_tsn", "train_sound"}
+             "vggish_embeddings", "train_tsn", "train_sound", "ast_features", "train_ast",
+             "train_imd"}
 
 
 def test_profile_routes_gpu_rules_to_the_gpu_partition(tmp_path):

@@ -2,10 +2,11 @@
 from avrepro.code_digest import code_digest
 from avrepro.methods import PAPER_MODELS, models_pattern
 from avrepro.methods import registry as methods_registry
-from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, file_name_from_url
+from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
-from avrepro.papers import SOUND_COUNTS, load_metafile
+from avrepro.papers import SAVLD, SOUND_COUNTS, load_metafile
 from avrepro.variants import audiogen as audiogen_variants
+from avrepro.variants import imd as imd_variants
 from avrepro.variants import twophase as twophase_variants
 from avrepro.variants.maivar import backbone_code, variant_inputs
 
@@ -37,6 +38,18 @@ AUDIOGEN = config["audiogen"]
 # AENet and VGGish alike; whether this decodes is what "has sound" means (Table 1).
 AUDIOGEN_AUDIO = "audio-16000"
 AUDIOGEN_SOUND = {"aenet": "aenet", "vggish": f"vggish-e{AUDIOGEN['vggish_examples']}"}
+IMD = config["imd"]
+IMD_AUDIO = f"audio-{IMD['ast']['sample_rate']}"  # AST's input: 16-kHz mono WAVs
+# AST's outputs per clip: from the released AudioSet checkpoint (full tier), or from the
+# small AST the smoke tier trains on its synthetic AudioSet (imd.ast.train).
+IMD_AST = "ast-smoke" if "train" in IMD["ast"] else "ast-audioset"
+# AudioSet's ontology labels (raw.audioset_labels): SAVLD's audio side, AST's outputs.
+AUDIOSET_LABELS = "resources/audioset_labels/class_labels_indices.csv"
+RAW_LABELS = config["raw"].get("audioset_labels", {})  # a tier without IMD may lack it
+# bert-base-uncased's folder of files (avrepro.features.text_embedders.BERT_FILES).
+BERT_DIR = f"{config['backbones']['weights_dir']}/bert-base-uncased"
+# Each optical-flow store's settings, by frame spec: the paper that reads it sets them.
+FLOW = {AUDIOGEN["frames"]: AUDIOGEN["flow"], IMD["frames"]: IMD["flow"]}
 
 
 wildcard_constraints:
@@ -54,6 +67,8 @@ wildcard_constraints:
     windows=r"\d+",
     channels=r"\d+",
     kind="|".join(twophase_variants.SPECTROGRAMS),
+    embedder="|".join(imd_variants.EMBEDDERS),
+    distance="|".join(imd_variants.DISTANCES),
 
 
 def datasets_of(raw):
@@ -104,8 +119,7 @@ def media_shards(dataset, stream, suffix):
 
 
 def weights_file(backbone):
-    url = KNOWN_WEIGHTS[backbone].url
-    return f"{config['backbones']['weights_dir']}/{file_name_from_url(url)}"
+    return f"{config['backbones']['weights_dir']}/{KNOWN_WEIGHTS[backbone].file_name}"
 
 
 def weights_input(backbone):
@@ -316,6 +330,9 @@ def table_inputs(w):
     table) the manifest and the audio index."""
     table = load_metafile(metafile(w.paper)).tables[w.table]
     inputs = {"metafile": metafile(w.paper)}
+    if table.kind == SAVLD:
+        inputs["dictionary"] = savld_dictionary(table.dataset, imd_variants.Relevance())
+        return inputs
     if table.kind == SOUND_COUNTS:
         inputs["manifest"] = manifest(table.dataset)
         inputs["audio_media"] = media_shards(table.dataset, AUDIOGEN_AUDIO, "")
@@ -325,6 +342,71 @@ def table_inputs(w):
         for dataset, variant in table.runs()
         for seed in config["seeds"]
     ]
+    return inputs
+
+
+def embedder_weights(embedder):
+    """The published files an embedder reads: BERT's folder (downloaded by a localrule),
+    the GloVe or word2vec vector file (placed by hand: imd.savld); none for MiniLM (inside
+    its pip package) or in a tier without pretrained weights (seeded stand-ins)."""
+    if embedder == "minilm" or not config["backbones"]["pretrained"]:
+        return []
+    if embedder == "bert":
+        return BERT_DIR
+    return IMD["savld"][embedder]
+
+
+def ast_weights():
+    """The frozen AST's weights: the released AudioSet checkpoint, or the smoke tier's AST
+    trained on its synthetic AudioSet (imd.ast.train)."""
+    if "train" in IMD["ast"]:
+        return "results/imd/ast-smoke/model.pt"
+    return weights_file("ast_audioset")
+
+
+def imd_plan(w):
+    """A synthetic set's plan (which clips carry irrelevant sound: written with the raw
+    dataset, which the manifest follows), copied into the runs' relevance.parquet; None
+    for a real dataset."""
+    raw = config["datasets"][w.dataset]["raw"]
+    synthetic = config["raw"][raw].get("synthetic", {})
+    return f"resources/{raw}/synthetic_plan.csv" if "irrelevant_fraction" in synthetic else None
+
+
+def savld_dictionary(dataset, relevance):
+    """The label dictionary a run reads: the one its variant names, else the configured
+    one (imd.savld); one per set of classes (a dataset's splits share it)."""
+    embedder = relevance.embedder or IMD["savld"]["embedder"]
+    distance = relevance.distance or IMD["savld"]["distance"]
+    return f"results/imd/savld/{clips_source(dataset)}/emb-{embedder}_dist-{distance}.csv"
+
+
+def imd_inputs(w):
+    """An IMD run's clips (every clip whose frames decoded; sound or none), the stores of
+    its modalities, its label dictionary and, for Kinetics pre-training, the Kinetics runs
+    whose models start it (seed for seed)."""
+    v = imd_variants.parse(w.variant)
+    source, frames = clips_source(w.dataset), IMD["frames"]
+    inputs = {
+        "manifest": manifest(w.dataset),
+        "frames_index": media_shards(source, f"frames-{frames}", ".csv"),
+    }
+    if "rgb" in v.modalities:
+        inputs["rgb"] = media_shards(source, f"frames-{frames}", ".npz")
+    if "flow" in v.modalities:
+        inputs["flow"] = media_shards(source, f"flow-{frames}", ".npz")
+    if v.has_audio:
+        inputs["audio"] = feature_shards(source, IMD_AST)
+    if v.relevance is not None:
+        inputs["dictionary"] = savld_dictionary(w.dataset, v.relevance)
+        inputs["audio_labels"] = AUDIOSET_LABELS
+    if v.init == "in21k" and v.visual:
+        inputs["weights"] = weights_input(f"vit_{'b' if v.size == 'b' else 'l'}16_in21k")
+    if v.init == "kinetics400":
+        inputs["init"] = [
+            f"{run_dir('imd', 'kinetics400', imd_variants.pretraining_run(v), seed)}/model.pt"
+            for seed in job_seeds(w)
+        ]
     return inputs
 
 
@@ -354,6 +436,10 @@ def twophase_targets():
 def audiogen_targets():
     tables = [f"results/table{n}_audiogen.csv" for n in (1, 2, 3, 4, 5)]
     return tables + [f"results/fig3_audiogen.{ext}" for ext in ("png", "pdf")]
+
+
+def imd_targets():
+    return [f"results/table{n}_imd.csv" for n in range(1, 8)]
 
 
 def maivar_targets():

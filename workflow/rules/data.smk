@@ -6,10 +6,15 @@
 
 localrules:
     acquire_raw,
+    acquire_audioset_labels,
+    download_bert,
 
 
 # Kinetics is large: only the classes and splits that configured datasets use are fetched.
 rule acquire_raw:
+    input:
+        # A local copy (acquire: local): a changed file acquires again.
+        lambda w: [config["raw"][w.raw]["path"]] if config["raw"][w.raw]["acquire"] == "local" else [],
     output:
         "resources/{raw}/.complete",
     params:
@@ -26,6 +31,39 @@ rule acquire_raw:
         "logs/acquire/{raw}.log",
     script:
         "../../scripts/acquire_raw.py"
+
+
+# AudioSet's label list (IMD): a file, not a dataset of clips; its own rule names it.
+rule acquire_audioset_labels:
+    input:
+        # A local copy (acquire: local): a changed file acquires again.
+        lambda w: [RAW_LABELS["path"]] if RAW_LABELS.get("acquire") == "local" else [],
+    output:
+        AUDIOSET_LABELS,
+    params:
+        cfg=RAW_LABELS,
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/acquire_raw/audioset_labels.tsv"
+    log:
+        "logs/acquire/audioset_labels.log",
+    script:
+        "../../scripts/acquire_audioset_labels.py"
+
+
+# IMD's SAVLD embeds labels with bert-base-uncased: a folder of three pinned files.
+rule download_bert:
+    output:
+        directory(BERT_DIR),
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/download_weights_bert.tsv"
+    log:
+        "logs/weights/bert-base-uncased.log",
+    script:
+        "../../scripts/download_bert.py"
 
 
 # One localrule per backbone: jobs on compute nodes load weights from these files only.

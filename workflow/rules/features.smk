@@ -198,3 +198,62 @@ rule vggish_embeddings:
         "logs/features/{dataset}/vggish-e{examples}/shard-{shard}.log",
     script:
         "../../scripts/vggish_embeddings.py"
+
+
+# IMD (§3.1): the label dictionary SAVLD, each video label's k_max nearest AudioSet labels
+# under one sentence embedder, for each of Table 2's distances (the labels are embedded
+# once); a results file, the same bytes every run.
+rule savld:
+    input:
+        manifest=lambda w: manifest(w.dataset),
+        audio_labels=AUDIOSET_LABELS,
+        weights=lambda w: embedder_weights(w.embedder),
+    output:
+        expand(
+            "results/imd/savld/{{dataset}}/emb-{{embedder}}_dist-{distance}.csv",
+            distance=imd_variants.DISTANCES,
+        ),
+    params:
+        code=code_digest("avrepro.savld", "avrepro.features.text_embedders"),
+        k=IMD["savld"]["k_max"],
+        distances=imd_variants.DISTANCES,
+        # Kinetics' dictionary maps all 400 classes (Table 1 names some a tier may lack);
+        # another dataset's, its manifest's classes.
+        vocabulary=lambda w: (
+            "kinetics400" if config["datasets"][w.dataset]["raw"] == "kinetics400" else "manifest"
+        ),
+        pretrained=config["backbones"]["pretrained"],
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/savld/{dataset}/emb-{embedder}.tsv"
+    log:
+        "logs/imd/savld/{dataset}/emb-{embedder}.log",
+    script:
+        "../../scripts/build_savld.py"
+
+
+# IMD's frozen AST (§3.3) over each clip's 16-kHz audio, once: its embedding (what the
+# audio bottleneck reads) and its 527 AudioSet probabilities (the relevance target's input).
+rule ast_features:
+    input:
+        audio=f"results/media/{{dataset}}/{IMD_AUDIO}/shard-{{shard}}",
+        weights=ast_weights(),
+    output:
+        f"results/features/{{dataset}}/{IMD_AST}/shard-{{shard}}.npz",
+    params:
+        code=code_digest("avrepro.features.ast_features"),
+        model=IMD["ast"]["model"],
+        batch_size=IMD["ast"]["batch_size"],
+        device=device(),
+    resources:
+        gpu=1,
+    priority: 1
+    conda:
+        ENV
+    benchmark:
+        f"benchmarks/ast_features/{{dataset}}/{IMD_AST}/shard-{{shard}}.tsv"
+    log:
+        f"logs/features/{{dataset}}/{IMD_AST}/shard-{{shard}}.log",
+    script:
+        "../../scripts/ast_features.py"

@@ -48,19 +48,20 @@ rule sample_frames:
 
 
 # Optical flow between consecutive sampled frames, 8-bit x/y as TSN stores it (Lee et al.'s
-# flow stream). TV-L1 runs on the CPU; `flow.method: raft` on a GPU instead.
+# and IMD's flow streams, each with its own settings: FLOW). TV-L1 runs on the CPU;
+# `flow.method: raft` on a GPU instead.
 rule optical_flow:
     input:
         frames="results/media/{dataset}/frames-{spec}/shard-{shard}.npz",
         weights=lambda w: (
-            weights_input(AUDIOGEN["flow"].get("model", "raft_large"))
-            if AUDIOGEN["flow"]["method"] == "raft"
+            weights_input(FLOW[w.spec].get("model", "raft_large"))
+            if FLOW[w.spec]["method"] == "raft"
             else []
         ),
     output:
         flow="results/media/{dataset}/flow-{spec}/shard-{shard}.npz",
     params:
-        flow=AUDIOGEN["flow"],
+        flow=lambda w: FLOW[w.spec],
         device=device(),
     priority: 2
     conda:

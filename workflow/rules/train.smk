@@ -184,6 +184,69 @@ rule late_fusion:
         "../../scripts/late_fusion.py"
 
 
+# IMD: the smoke tier has no AudioSet weights for AST, and random ones would make the
+# relevance target noise; it trains a small AST of the same architecture on its synthetic
+# AudioSet instead (imd.ast.train), once.
+if "train" in IMD["ast"]:
+
+    rule train_ast:
+        input:
+            done=f"resources/{IMD['ast']['train']['raw']}/.complete",
+            labels=AUDIOSET_LABELS,
+        output:
+            weights="results/imd/ast-smoke/model.pt",
+            metrics="results/imd/ast-smoke/metrics.json",
+        params:
+            code=code_digest("avrepro.train.ast_smoke"),
+            audioset=lambda w, input: os.path.dirname(input.done),
+            model=IMD["ast"]["model"],
+            schedule=IMD["ast"]["train"]["schedule"],
+            held_out=IMD["ast"]["train"]["held_out"],
+            seed=IMD["ast"]["train"]["seed"],
+            device=device(),
+        resources:
+            gpu=1,
+        priority: 2
+        conda:
+            ENV
+        benchmark:
+            "benchmarks/train_ast/ast-smoke.tsv"
+        log:
+            "logs/imd/ast-smoke.log",
+        script:
+            "../../scripts/train_ast.py"
+
+
+# IMD's runs: the two-stream video transformer, AST's audio and the relevance network,
+# trained on every GPU of a node (torchrun inside the job; imd.gpus_per_job).
+rule train_imd:
+    input:
+        unpack(imd_inputs),
+    output:
+        **run_outputs("imd", {**RUN_FILES, "relevance": "relevance.parquet"}),
+    wildcard_constraints:
+        variant=r"imd_[a-z0-9_.-]+",
+    params:
+        seeds=job_seeds,
+        code=code_digest("avrepro.train.imd"),
+        hparams={
+            **{k: v for k, v in IMD.items() if k not in ("savld", "ast", "flow", "gpus_per_job")},
+            "ast_model": IMD["ast"]["model"],  # its cost in Table 6
+        },
+        plan=imd_plan,
+        device=device(),
+    resources:
+        gpu=IMD["gpus_per_job"],
+    conda:
+        ENV
+    benchmark:
+        f"benchmarks/train_imd/{{dataset}}/{{variant}}/{JOB_NAME}.tsv"
+    log:
+        f"logs/imd/{{dataset}}/{{variant}}/{JOB_NAME}.log",
+    script:
+        "../../scripts/train_imd.py"
+
+
 # Methods added as rows (avrepro.methods): a rule per declared method, its inputs, schedule
 # and outputs from the declaration; `code` covers the method's module and what it imports.
 for _method in METHODS.values():

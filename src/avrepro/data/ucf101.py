@@ -39,6 +39,14 @@ def read_class_index(path: str | Path) -> dict[str, int]:
     return classes
 
 
+def class_names(root: str | Path) -> list[str]:
+    """The classes in classInd.txt's order, whose 1-based index minus one is UCF101's usual
+    label index. For `classes: all`: sorted() would differ, putting HammerThrow before
+    Hammering and JumpRope before JumpingJack (capitals sort first), and models and
+    confusion matrices trained elsewhere would not line up."""
+    return list(read_class_index(Path(root) / LISTS_DIR / "classInd.txt"))
+
+
 def _read_split_list(path: Path, class_index: dict[str, int], split: str) -> list[dict]:
     rows = []
     for number, fields in _lines(path):

@@ -50,10 +50,13 @@ class KnownWeights:
     description: str
     # (regex, replacement) pairs turning the file's remaining keys into our model's names.
     renames: tuple[tuple[str, str], ...] = ()
+    # The cache's file name where the URL's own is not unique (the Hugging Face hub serves
+    # every timm model as `model.safetensors`); None: the URL's last path segment.
+    file: str | None = None
 
     @property
     def file_name(self) -> str:
-        return file_name_from_url(self.url)
+        return self.file or file_name_from_url(self.url)
 
 
 KNOWN_WEIGHTS: dict[str, KnownWeights] = {
@@ -200,6 +203,36 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
         sha256="01064c6d",
         head_prefixes=(),
         description="RAFT (small) optical flow (torchvision Raft_Small_Weights.C_T_V2)",
+    ),
+    # IMD's visual streams start from ImageNet-21k ViTs (§3.2, Table 6's "IN-21K"): timm's
+    # files of Google's AugReg in21k checkpoints (timm key names, which both streams keep;
+    # models.vit_weights maps them). The paper names no file; these are the ViT-B/16 and
+    # ViT-L/16 in21k weights timm loads by default. No checksum is published beside them.
+    "vit_b16_in21k": KnownWeights(
+        url=("https://huggingface.co/timm/vit_base_patch16_224.augreg_in21k/resolve/main/"
+             "model.safetensors"),
+        sha256=None,
+        head_prefixes=("head.",),
+        description="ViT-B/16, ImageNet-21k (timm vit_base_patch16_224.augreg_in21k)",
+        file="vit_base_patch16_224.augreg_in21k.safetensors",
+    ),
+    "vit_l16_in21k": KnownWeights(
+        url=("https://huggingface.co/timm/vit_large_patch16_224.augreg_in21k/resolve/main/"
+             "model.safetensors"),
+        sha256=None,
+        head_prefixes=("head.",),
+        description="ViT-L/16, ImageNet-21k (timm vit_large_patch16_224.augreg_in21k)",
+        file="vit_large_patch16_224.augreg_in21k.safetensors",
+    ),
+    # IMD's frozen AST (§3.3): Gong et al.'s full-AudioSet model (fstride = tstride = 10,
+    # weight-averaged, 0.4593 mAP), the link of their README. Its keys are `module.v.*`
+    # (a timm DeiT) and `module.mlp_head.*`, which models.ast.released_to_ours maps and
+    # checks key by key. The authors publish no checksum.
+    "ast_audioset": KnownWeights(
+        url="https://www.dropbox.com/s/ca0b1v2nlxzyeb4/audioset_10_10_0.4593.pth?dl=1",
+        sha256=None,
+        head_prefixes=(),
+        description="AST, full AudioSet, 10-10 strides, weight-averaged (Gong et al. 2021)",
     ),
 }
 

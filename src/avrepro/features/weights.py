@@ -52,15 +52,15 @@ def fetch_weights(
     (from avrepro.data.download); a failed check leaves no file in the cache.
     """
     known = known_weights(name)
+    file_name = known.file_name if url is None else file_name_from_url(url)
     if url is None:
         url, sha256 = known.url, sha256 or known.sha256
-    dest = Path(cache_dir) / file_name_from_url(url)
-    return download_file(url, dest, sha256=sha256)
+    return download_file(url, Path(cache_dir) / file_name, sha256=sha256)
 
 
 def weights_path(name: str, cache_dir: Path, url: str | None = None) -> Path:
     """Where the weights of `name` lie in `cache_dir`; never downloads (jobs are offline)."""
-    file_name = file_name_from_url(url or known_weights(name).url)
+    file_name = file_name_from_url(url) if url else known_weights(name).file_name
     path = Path(cache_dir) / file_name
     if not path.is_file():
         raise WeightsError(

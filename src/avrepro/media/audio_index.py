@@ -10,14 +10,18 @@ import pandas as pd
 # clip_id; audio_status ok | no_audio | error | skipped; n_samples (0 unless ok); silent
 # (an ok track whose samples are all zero); reason.
 AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "silent", "reason"]
+SOUND_COLUMNS = ("clip_id", "audio_status", "silent")  # what "has sound" is decided by
 
 
-def read_audio_index(paths: Iterable[Path]) -> pd.DataFrame:
-    """The concatenated audio indexes of a dataset's shards."""
+def read_audio_index(
+    paths: Iterable[Path], columns: Iterable[str] = SOUND_COLUMNS
+) -> pd.DataFrame:
+    """The concatenated audio indexes of a dataset's shards, each of which must hold
+    `columns` (by default those that say whether a clip has sound)."""
     frames = []
     for path in paths:
         index = pd.read_csv(path)
-        missing = [c for c in AUDIO_INDEX_COLUMNS if c not in index.columns]
+        missing = [c for c in columns if c not in index.columns]
         if missing:
             raise ValueError(
                 f"{path}: audio index without {missing}; it predates them (the `silent` "
@@ -27,7 +31,8 @@ def read_audio_index(paths: Iterable[Path]) -> pd.DataFrame:
     if not frames:
         raise ValueError("no audio index to read")
     index = pd.concat(frames, ignore_index=True)
-    index["silent"] = index["silent"].astype(bool)
+    if "silent" in index.columns:
+        index["silent"] = index["silent"].astype(bool)
     return index
 
 

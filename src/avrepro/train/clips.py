@@ -12,7 +12,7 @@ from avrepro.media.audio_index import read_audio_index
 
 def decodable(audio_indexes: list[Path], frames_indexes: list[Path]) -> set[str]:
     """Clips whose audio and frames both decoded (the media stage's shard indexes)."""
-    audio = read_audio_index(audio_indexes)
+    audio = read_audio_index(audio_indexes, columns=("clip_id", "audio_status"))
     frames = pd.concat([pd.read_csv(p) for p in frames_indexes])
     return set(audio.clip_id[audio.audio_status == "ok"]) & set(
         frames.clip_id[frames.frames_status == "ok"]
