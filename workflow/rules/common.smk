@@ -401,7 +401,7 @@ def imd_inputs(w):
         inputs["dictionary"] = savld_dictionary(w.dataset, v.relevance)
         inputs["audio_labels"] = AUDIOSET_LABELS
     if v.init == "in21k" and v.visual:
-        inputs["weights"] = weights_input(f"vit_{'b' if v.size == 'b' else 'l'}16_in21k")
+        inputs["weights"] = weights_input(f"vit_{v.size}16_in21k")  # models.vit_weights
     if v.init == "kinetics400":
         inputs["init"] = [
             f"{run_dir('imd', 'kinetics400', imd_variants.pretraining_run(v), seed)}/model.pt"

@@ -25,7 +25,6 @@ has_audio False, which IMD reads as "no audio" (relevance target 0).
 """
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from tqdm import tqdm
 from avrepro.features.weights import load_state_dict_strict, read_state_dict
 from avrepro.media.audio import load_wav
 from avrepro.media.probe import MediaError
+from avrepro.media.shards import save_npz_atomically
 from avrepro.models.ast import AST, ASTConfig, is_released_layout, released_to_ours
 
 SAMPLE_RATE = 16000
@@ -190,7 +190,7 @@ def write_ast_shard(
     probs: np.ndarray,
     has_audio: np.ndarray,
 ) -> None:
-    """One store shard, written atomically (a temporary file, then a rename)."""
+    """One store shard, written atomically (media.shards.save_npz_atomically)."""
     arrays = {
         "clip_id": np.asarray(clip_id, dtype=str),
         "embedding": np.asarray(embedding, np.float32),
@@ -199,11 +199,7 @@ def write_ast_shard(
     }
     if len({len(a) for a in arrays.values()}) != 1:
         raise ValueError(f"{path}: store arrays of unequal lengths")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    save_npz_atomically(Path(path), arrays)
 
 
 def read_ast_store(shards: Sequence[Path]) -> dict[str, np.ndarray]:
