@@ -137,12 +137,36 @@ def test_ceilings_follow_the_audioset_labels() -> None:
         ({"audioset_sounds": {**SOUNDS, "playing cello": ["Violin, fiddle"]}}, r"must not share"),
         ({"audioset_labels": [*LABELS, "Dog"]}, r"AudioSet labels repeated: \['Dog'\]"),
         ({"irrelevant_fraction": 2}, r"irrelevant_fraction: must be within"),
+        ({"irrelevant_sounds": ["Purr"]}, r"irrelevant_sounds: \['Purr'\] are not in"),
+        ({"irrelevant_sounds": ["Speech", "Piano"]}, r"\['Piano'\] are classes' sounds"),
+        ({"irrelevant_sounds": ["Speech"], "audioset_sounds": None},
+         r"irrelevant_sounds needs synthetic\.audioset_sounds"),
     ],
 )
 def test_bad_audioset_keys_are_named(change, message) -> None:
     spec = {key: value for key, value in {**SPEC, **change}.items() if value is not None}
     with pytest.raises(SyntheticSpecError, match=message):
         synthetic.plan_clips(spec)
+
+
+def test_background_sounds_replace_the_far_classes() -> None:
+    """With irrelevant_sounds as many clips of each class are irrelevant, each carrying one
+    background label's signature, drawn from the seed; the other clips keep their sound."""
+    background = {**SPEC, "irrelevant_sounds": ["Speech"]}
+    ids = synthetic.audioset_sound_ids(LABELS)
+    far, plan = synthetic.plan_clips(SPEC), synthetic.plan_clips(background)
+    def counts(p):
+        return p.groupby(["label", "split"])["irrelevant"].sum()
+
+    assert counts(plan).equals(counts(far))
+    moved = plan[plan["irrelevant"]]
+    assert set(moved["sound_from"]) == {"Speech"}
+    assert moved["sound_ids"].tolist() == [(ids[name],) for name in moved["sound_from"]]
+    kept = plan[~plan["irrelevant"]]
+    assert (kept["sound_from"] == kept["label"]).all()
+    own = synthetic.signatures(SPEC).set_index("label").loc[kept["label"], "sound_ids"]
+    assert kept["sound_ids"].tolist() == own.tolist()
+    assert plan.equals(synthetic.plan_clips(background))
 
 
 def test_irrelevant_needs_a_far_class() -> None:

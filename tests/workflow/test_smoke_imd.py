@@ -1,12 +1,15 @@
 """IMD on the smoke tier: the idea holds, not only the code path.
 
 Each synthetic Kinetics class sounds like an AudioSet label its MiniLM dictionary names
-(and no other class's does), a quarter of the clips with sound carry another pair's sound
-(irrelevant audio), and a small AST trained on a synthetic AudioSet hears those labels.
-So AST's labels meet the dictionary's for relevant clips far more than for irrelevant
-ones: the relevance target separates them. Not yet shown here (the issue's note says so):
-that the relevance network learns that separation from 100 training clips (its test AUC
-is ~0.5), and that IMD beats late concatenation (they are within a few points).
+(and no other class's does), a quarter of the clips with sound carry a background sound
+that no class's dictionary names (irrelevant audio), and a small AST trained on a
+synthetic AudioSet hears those labels. So AST's labels meet the dictionary's for relevant
+clips far more than for irrelevant ones (the relevance target separates them), and the
+relevance network, trained on that target, learns to separate them on test clips.
+
+Not asserted: that IMD beats late concatenation. Here both can learn to set a background
+sound aside (it carries no class), so nothing in the data favours IMD, and with 72 test
+clips and two seeds one clip is 1.4 points: the tables report the two side by side.
 """
 
 import numpy as np
@@ -31,7 +34,8 @@ def table(built, n: int) -> pd.DataFrame:
 def relevance(built, variant: str = IMD_STAR) -> pd.DataFrame:
     runs = sorted((built / "imd" / "kinetics400" / variant).glob("seed*/relevance.parquet"))
     assert len(runs) == len(CONFIG["seeds"])
-    return pd.concat(pd.read_parquet(path) for path in runs)
+    return pd.concat({path.parent.name: pd.read_parquet(path) for path in runs},
+                     names=["seed", "row"]).reset_index("seed")
 
 
 def test_each_class_sounds_like_labels_its_dictionary_names(built):
@@ -68,6 +72,15 @@ def test_relevance_targets_separate_relevant_from_irrelevant_sound(built):
     heard = heard[heard.has_audio]
     assert heard.irrelevant.any() and (~heard.irrelevant).any()
     assert auc(heard.target, ~heard.irrelevant) > 0.7, heard.groupby("irrelevant").target.mean()
+
+
+def test_the_relevance_network_learns_to_separate_them(built):
+    """IMD*'s relevance score, on test clips it never trained on, ranks relevant sound
+    above irrelevant (per seed: the scores of two runs are not on one scale)."""
+    heard = relevance(built)
+    heard = heard[heard.has_audio]
+    scores = [auc(run.relevance, ~run.irrelevant) for _, run in heard.groupby("seed")]
+    assert np.mean(scores) > 0.6, scores
 
 
 def test_fusing_sound_beats_seeing_only(built):

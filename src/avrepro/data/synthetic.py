@@ -23,8 +23,9 @@ For IMD (relevance of a clip's audio to its class) the sounds can stand for Audi
 `write_audioset` writes an AudioSet-like sound set whose labels are sound signatures, on
 which the smoke tier trains a small AST; a video spec's `audioset_sounds` gives each class
 the mixture of its labels' signatures, so that AST hears those labels in the class's
-clips, and `irrelevant_fraction` gives some clips a far class's sound instead, as real
-Kinetics clips often carry sound unrelated to their action.
+clips, and `irrelevant_fraction` gives some clips a far class's sound instead, or with
+`irrelevant_sounds` a background sound (AudioSet labels no class sounds like), as real
+Kinetics clips often carry sound unrelated to their action: music, speech, traffic.
 """
 
 import colorsys
@@ -65,7 +66,7 @@ REQUIRED_KEYS = ("seed", "pairs", "clips_per_class", "duration", "fps", "size", 
 # number, so that the datasets written before it stay byte-identical.
 _STREAM_NO_AUDIO, _STREAM_CLIP, _STREAM_YOUTUBE_IDS, _STREAM_EVENTS = 0, 1, 2, 3
 _STREAM_SILENT = 4
-_STREAM_IRRELEVANT = 5  # which clips carry a far class's sound, and whose
+_STREAM_IRRELEVANT = 5  # which clips carry an irrelevant sound, and which
 _STREAM_AUDIOSET_LABELS = 6  # the synthetic AudioSet's label sets
 _STREAM_AUDIOSET_CLIP = 7  # its clips' sound, one stream per clip as in render_clip
 
@@ -180,6 +181,8 @@ def _check(spec: dict) -> None:
             raise SyntheticSpecError(f"synthetic.{key}: must be within [0, 1]")
     if "audioset_sounds" in spec:
         _check_audioset_sounds(spec, names)
+    if "irrelevant_sounds" in spec:
+        _check_irrelevant_sounds(spec)
 
 
 def _check_audioset_sounds(spec: dict, classes: list[str]) -> None:
@@ -208,6 +211,28 @@ def _check_audioset_sounds(spec: dict, classes: list[str]) -> None:
                 f"synthetic.audioset_sounds: {pair['classes']} share their {pair['share']}, so "
                 f"they must {'' if pair['share'] == 'sound' else 'not '}share AudioSet labels"
             )
+
+
+def _check_irrelevant_sounds(spec: dict) -> None:
+    """Background sounds are AudioSet labels of the list that no class sounds like."""
+    background = spec["irrelevant_sounds"]
+    if "audioset_sounds" not in spec:
+        raise SyntheticSpecError(
+            "synthetic.irrelevant_sounds needs synthetic.audioset_sounds: they are AudioSet "
+            "labels, heard beside the classes' own"
+        )
+    unknown = sorted(set(background) - set(spec["audioset_labels"]))
+    if unknown:
+        raise SyntheticSpecError(
+            f"synthetic.irrelevant_sounds: {unknown} are not in synthetic.audioset_labels"
+        )
+    used = sorted({name for names in spec["audioset_sounds"].values() for name in names}
+                  & set(background))
+    if used:
+        raise SyntheticSpecError(
+            f"synthetic.irrelevant_sounds: {used} are classes' sounds (audioset_sounds), so "
+            "they would be relevant to those classes"
+        )
 
 
 def paired_classes(spec: dict) -> list[str]:
@@ -352,40 +377,52 @@ def plan_clips(spec: dict, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
 
 def _irrelevant_sounds(spec: dict, plan: pd.DataFrame) -> pd.DataFrame:
     """Give round(irrelevant_fraction * n) of the n clips with sound of each class and
-    split the sound of a far class: one of another pair sharing none of its sounds.
+    split an irrelevant sound: with `irrelevant_sounds` one of those AudioSet labels (a
+    background sound), else the sound of a far class (one of another pair sharing none of
+    its sounds).
 
     Drawn from a stream of their own among the clips with sound (a clip without sound has
     no audio to be irrelevant), so every other draw stays as without the key. Adds
-    sound_ids (what is rendered), irrelevant and sound_from (the class whose sound it is).
+    sound_ids (what is rendered), irrelevant and sound_from (the class, or the background
+    AudioSet label, whose sound it is).
     """
     table = signatures(spec).set_index("label")
+    sources = _irrelevant_sources(spec, table)
+    rng = np.random.default_rng([spec["seed"], _STREAM_IRRELEVANT])
+    fraction = spec.get("irrelevant_fraction", 0)
+    sound_from = plan["label"].copy()
+    sound_ids = table.loc[plan["label"], "sound_ids"].to_list()
+    irrelevant = np.zeros(len(plan), bool)
+    voiced = plan["has_audio"] & ~plan["silent"]
+    for (label, _), clips in plan[voiced].groupby(["label", "split"], sort=False):
+        count = round(fraction * len(clips))
+        if count and not sources[label]:
+            raise SyntheticSpecError(
+                f"synthetic.irrelevant_fraction: no class of another pair sounds unlike {label!r}"
+            )
+        for position in rng.choice(clips.index, size=count, replace=False):
+            name, ids = sources[label][rng.integers(len(sources[label]))]
+            sound_from.loc[position], sound_ids[position], irrelevant[position] = name, ids, True
+    return plan.assign(sound_ids=sound_ids, irrelevant=irrelevant, sound_from=sound_from)
+
+
+def _irrelevant_sources(spec: dict, table: pd.DataFrame) -> dict[str, list[tuple]]:
+    """Per class, the (name, sound ids) its irrelevant clips may carry: the background
+    AudioSet labels of `irrelevant_sounds`, or the far classes' sounds."""
+    if "irrelevant_sounds" in spec:
+        ids = audioset_sound_ids(spec["audioset_labels"])
+        background = [(name, (ids[name],)) for name in spec["irrelevant_sounds"]]
+        return {label: background for label in table.index}
     group = _sound_groups(spec)
-    far = {
+    return {
         label: [
-            other
+            (other, table.at[other, "sound_ids"])
             for other in table.index
             if group[other] != group[label]
             and not set(table.at[other, "sound_ids"]) & set(table.at[label, "sound_ids"])
         ]
         for label in table.index
     }
-    rng = np.random.default_rng([spec["seed"], _STREAM_IRRELEVANT])
-    fraction = spec.get("irrelevant_fraction", 0)
-    sound_from = plan["label"].copy()
-    voiced = plan["has_audio"] & ~plan["silent"]
-    for (label, _), clips in plan[voiced].groupby(["label", "split"], sort=False):
-        count = round(fraction * len(clips))
-        if count and not far[label]:
-            raise SyntheticSpecError(
-                f"synthetic.irrelevant_fraction: no class of another pair sounds unlike {label!r}"
-            )
-        for position in rng.choice(clips.index, size=count, replace=False):
-            sound_from.loc[position] = far[label][rng.integers(len(far[label]))]
-    return plan.assign(
-        sound_ids=table.loc[sound_from, "sound_ids"].to_list(),
-        irrelevant=(sound_from != plan["label"]).to_numpy(),
-        sound_from=sound_from,
-    )
 
 
 def _sound_groups(spec: dict) -> dict[str, int]:
@@ -738,7 +775,8 @@ def write_kinetics(root: str | Path, spec: dict, workers: int | None = None) -> 
 
     IMD's keys (see `plan_clips`): with `audioset_sounds` a class sounds like its AudioSet
     labels, the signatures `write_audioset` gives them; with `irrelevant_fraction` some
-    clips carry a far class's sound. Either writes PLAN_FILE (`read_plan`): per clip
+    clips carry a far class's sound or a background one (`irrelevant_sounds`). Either
+    writes PLAN_FILE (`read_plan`): per clip
     whether its audio is irrelevant, whose sound it is and the AudioSet labels heard.
     """
     plan = plan_clips(spec)
