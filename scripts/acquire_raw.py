@@ -1,9 +1,10 @@
-"""Acquire one raw dataset into resources/{raw}/: download it (full tier) or write the
-synthetic stand-in in the same layout (smoke tier). `.complete` is written last."""
+"""Acquire one raw dataset into resources/{raw}/: download it (full tier), link a copy
+already on disk (`acquire: local`), or write the synthetic stand-in in the same layout
+(smoke tier). `.complete` is written last."""
 
 from pathlib import Path
 
-from avrepro.data import acquire, synthetic, youtube
+from avrepro.data import acquire, local, synthetic, youtube
 from avrepro.jobs import job
 
 raw, cfg = snakemake.wildcards.raw, snakemake.params.cfg
@@ -31,6 +32,10 @@ with job(snakemake.log[0]):
                 f"raw.{raw}.acquire: no synthetic stand-in; use one of {sorted(SYNTHESIZERS)}"
             )
         SYNTHESIZERS[raw](root, cfg["synthetic"], workers=snakemake.threads)
+    elif cfg["acquire"] == "local":
+        print(f"linked from {cfg['path']}: {local.link_local(raw, cfg['path'], root)}")
+        for line in local.check_clips(raw, snakemake.config["datasets"], root):
+            print(line)
     elif raw == "kinetics400":
         annotations = acquire.acquire_kinetics_annotations(cfg, root)
         throttle = youtube.throttle_options(cfg)  # bad keys fail here, before any download

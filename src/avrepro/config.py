@@ -9,6 +9,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from avrepro.data.local import LAYOUTS, layout_errors
+
 
 class ConfigError(ValueError):
     pass
@@ -22,6 +24,7 @@ def validate_config(config: dict, schema_path: Path) -> None:
         lines = [f"  {_where(e)}: {e.message}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     _check_references(config)
+    _check_local_copies(config)
 
 
 def _check_references(config: dict) -> None:
@@ -43,6 +46,18 @@ def _check_references(config: dict) -> None:
         if frames.get(spec, {}).get("sampler") != sampler:
             raise ConfigError(f"config key '{paper}.frames': {spec!r} is not a frames spec "
                               f"with sampler {sampler!r}")
+
+
+def _check_local_copies(config: dict) -> None:
+    """A dataset already on disk (acquire: local) holds its published layout: said before
+    any job starts, not after the first jobs ran (paths relative to the working
+    directory)."""
+    for raw, cfg in config.get("raw", {}).items():
+        if cfg.get("acquire") == "local" and raw in LAYOUTS:
+            errors = layout_errors(raw, cfg["path"])
+            if errors:
+                raise ConfigError(f"config key 'raw.{raw}.path': {'; '.join(errors)} (the "
+                                  f"layout avrepro.data.local.LAYOUTS names)")
 
 
 def _where(error: jsonschema.ValidationError) -> str:

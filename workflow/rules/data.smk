@@ -13,7 +13,7 @@ localrules:
 # Kinetics is large: only the classes and splits that configured datasets use are fetched.
 rule acquire_raw:
     input:
-        # A local copy (acquire: local): a changed file acquires again.
+        # A local copy (acquire: local): a changed folder links again.
         lambda w: [config["raw"][w.raw]["path"]] if config["raw"][w.raw]["acquire"] == "local" else [],
     output:
         "resources/{raw}/.complete",

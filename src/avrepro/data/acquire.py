@@ -58,7 +58,7 @@ def acquire_ucf101(cfg: dict, root: Path) -> None:
         ("video_archive", VIDEO_DIR, "class folders of .avi files", _holds_class_folders),
         ("splits_archive", LISTS_DIR, "classInd.txt", _holds_class_index),
     ]
-    sources = {key: _url_and_sha256(cfg, key) for key, *_ in parts}  # config errors first
+    sources = {key: _url_and_sha256(cfg, key, "raw.ucf101.") for key, *_ in parts}  # config errors first
     for key, folder, content, looks_right in parts:
         if (root / folder).is_dir():
             continue
@@ -88,7 +88,8 @@ def acquire_kinetics_annotations(cfg: dict, root: Path) -> Path:
 
     annotations.mkdir(parents=True, exist_ok=True)
     if "url" in source:
-        archive = _download(*_url_and_sha256(cfg, "annotations"), root / "downloads")
+        archive = _download(*_url_and_sha256(cfg, "annotations", "raw.kinetics400."),
+                            root / "downloads")
 
         def holds_csvs(folder: Path) -> bool:
             return all((folder / name).is_file() for name in names)
@@ -99,7 +100,8 @@ def acquire_kinetics_annotations(cfg: dict, root: Path) -> Path:
             for name in names:
                 os.replace(unpacked / name, annotations / name)
     else:
-        sources = {name: _url_and_sha256(source, Path(name).stem, "annotations.") for name in names}
+        sources = {name: _url_and_sha256(source, Path(name).stem, "raw.kinetics400.annotations.")
+                   for name in names}
         for name in names:
             url, sha256 = sources[name]
             downloaded = download_file(url, root / "downloads" / name, sha256=sha256)

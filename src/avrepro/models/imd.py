@@ -24,7 +24,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath
 from torch import nn
 
 CHANNELS = {"rgb": 3, "flow": 2}  # input channels of a frame (§3.2: C = 3 RGB, C = 2 flow)
@@ -178,7 +177,12 @@ class Block(nn.Module):
         self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        if drop_path > 0:
+            from timm.layers import DropPath  # timm's import costs seconds; only this needs it
+
+            self.drop_path = DropPath(drop_path)
+        else:
+            self.drop_path = nn.Identity()
 
     def zero_init_(self) -> None:
         if self.temporal:

@@ -22,7 +22,6 @@ streams use the same names, so no renames are needed.
 from pathlib import Path
 
 import torch
-from timm.layers import resample_abs_pos_embed
 
 from avrepro.features.weights import load_state_dict_strict, read_state_dict
 from avrepro.models.imd import IMDNet, VideoViT
@@ -49,6 +48,8 @@ def stream_state_dict(vit: dict[str, torch.Tensor], stream: VideoViT) -> dict[st
         if key.startswith(DROPPED_PREFIXES):
             continue
         if key == "pos_embed" and tensor.shape != own[key].shape:
+            from timm.layers import resample_abs_pos_embed  # timm's import costs seconds
+
             grid = int((own[key].shape[1] - 1) ** 0.5)
             tensor = resample_abs_pos_embed(tensor, [grid, grid], num_prefix_tokens=1)
         elif key == "patch_embed.proj.weight" and tensor.shape[1] != own[key].shape[1]:
