@@ -101,6 +101,13 @@ def test_a_layout_holding_none_of_the_clips_is_an_error(tmp_path, clip):
         local.check_clips("ucf101", {"ucf51": dataset()}, root)
 
 
+def test_a_list_file_a_dataset_needs_is_named(tmp_path, clip):
+    root = tmp_path / "resources"
+    local.link_local("ucf101", ucf101_folder(tmp_path / "mine", clip), root)
+    with pytest.raises(local.LocalDatasetError, match=r"datasets\.ucf51 needs .*trainlist02\.txt"):
+        local.check_clips("ucf101", {"ucf51": {**dataset(), "split": 2}}, root)
+
+
 def dataset() -> dict:
     return {"raw": "ucf101", "split": 1, "classes": CLASSES, "n_shards": 1}
 

@@ -34,7 +34,7 @@ def user_copy(root: Path, fixtures: Path) -> tuple[Path, str]:
     listed = []
     for name, keep in PER_CLASS.items():
         lines = (fixtures / "labels" / f"ucf101_{name}").read_text().splitlines()
-        kept = [line for c in CLASSES for line in [x for x in lines if x.startswith(f"{c}/")][:keep]]
+        kept = [x for c in CLASSES for x in [x for x in lines if x.startswith(f"{c}/")][:keep]]
         (lists / name).write_text("".join(f"{line}\r\n" for line in kept), newline="")
         listed += [line.split()[0] for line in kept]
     absent = listed.pop()

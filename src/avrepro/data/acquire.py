@@ -58,7 +58,8 @@ def acquire_ucf101(cfg: dict, root: Path) -> None:
         ("video_archive", VIDEO_DIR, "class folders of .avi files", _holds_class_folders),
         ("splits_archive", LISTS_DIR, "classInd.txt", _holds_class_index),
     ]
-    sources = {key: _url_and_sha256(cfg, key, "raw.ucf101.") for key, *_ in parts}  # config errors first
+    # config errors first
+    sources = {key: _url_and_sha256(cfg, key, "raw.ucf101.") for key, *_ in parts}
     for key, folder, content, looks_right in parts:
         if (root / folder).is_dir():
             continue

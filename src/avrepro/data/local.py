@@ -89,7 +89,11 @@ def check_clips(raw: str, datasets: dict[str, dict], root: str | Path) -> list[s
     for name, dataset in datasets.items():
         if dataset["raw"] != raw:
             continue
-        listed = read_listed(name, dataset, root)
+        try:
+            listed = read_listed(name, dataset, root)
+        except FileNotFoundError as error:  # a list file the layout check does not cover
+            raise LocalDatasetError(f"config key 'raw.{raw}.path': datasets.{name} needs "
+                                    f"{error.filename}") from error
         if dataset["classes"] != ALL_CLASSES:
             listed = listed[listed.label.isin(dataset["classes"])]
         missing = missing_clips(listed)
