@@ -123,7 +123,7 @@ def test_ucf101_archive_without_videos_fails_and_is_not_complete(tmp_path):
 
 
 def test_ucf101_config_without_a_url_names_the_key(tmp_path):
-    with pytest.raises(AcquisitionError, match="'splits_archive'"):
+    with pytest.raises(AcquisitionError, match=r"'raw\.ucf101\.splits_archive' needs a url"):
         acquire_ucf101({"video_archive": {"url": "http://x/a.zip"}}, tmp_path / "ucf")
 
 

@@ -17,7 +17,6 @@ run resumes at the first step whose result is missing. DCASE's 25 parts (about 1
 are the exception: each is deleted once unpacked, and a marker beside it records that.
 """
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -32,7 +31,7 @@ from tqdm import tqdm
 
 from avrepro.data import ave, dcase, mit
 from avrepro.data.archives import extract
-from avrepro.data.download import download_file
+from avrepro.data.download import download_file, file_digest
 from avrepro.data.kinetics import ANNOTATION_COLUMNS, ANNOTATION_FILES, read_annotations, video_path
 from avrepro.data.ucf101 import LISTS_DIR, VIDEO_DIR
 from avrepro.data.youtube import WATCH_URL, ClipUnavailable, download_segment
@@ -325,7 +324,7 @@ def packaged_audioset_labels() -> Path:
 
 def _check_sha256(path: Path, sha256: str | None) -> None:
     """As download_file checks: the full digest or a prefix of at least 8 hex digits."""
-    if sha256 and not hashlib.sha256(path.read_bytes()).hexdigest().startswith(sha256):
+    if sha256 and not file_digest(path).startswith(sha256):
         raise AcquisitionError(f"{path}: sha256 differs from the configured {sha256}")
 
 

@@ -176,6 +176,13 @@ def _stream(
     return received
 
 
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """A file's hex digest, read in chunks (every checksum check of the project uses it;
+    a configured digest may be the whole or a prefix of 8+ hex digits)."""
+    with Path(path).open("rb") as file:
+        return hashlib.file_digest(file, algorithm).hexdigest()
+
+
 def _verify(
     url: str, path: Path, digest: tuple[str, str] | None, expected_size: int | None
 ) -> None:
@@ -184,7 +191,6 @@ def _verify(
         raise DownloadError(url, f"got {size} bytes, expected {expected_size}")
     if digest is not None:
         algorithm, expected = digest
-        with path.open("rb") as file:
-            actual = hashlib.file_digest(file, algorithm).hexdigest()
+        actual = file_digest(path, algorithm)
         if not actual.startswith(expected):
             raise ChecksumError(url, expected, actual, algorithm)

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from avrepro.data.download import download_file
+from avrepro.data.download import download_file, file_digest
 
 Embedder = Callable[[list[str]], np.ndarray]  # N labels -> (N, D) float32
 
@@ -36,13 +36,8 @@ class EmbedderError(Exception):
     """An embedder's files are absent, altered or unreadable, or a label cannot be embedded."""
 
 
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def _check_sha256(path: Path, expected: str) -> None:
-    actual = sha256_of(path)
+    actual = file_digest(path)
     if actual != expected:
         raise EmbedderError(f"{path} has sha256 {actual}, expected {expected}")
 
