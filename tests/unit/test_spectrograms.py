@@ -1,10 +1,13 @@
 """Two-phase audio input (Pham et al., §II-A): MEL, GAM and CQT spectrograms + deltas."""
 
+from pathlib import Path
+
 import librosa
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+import yaml
 
 from avrepro.features.spectrograms import (
     KINDS,
@@ -19,8 +22,9 @@ from avrepro.features.spectrograms import (
 
 PAPER = SpectrogramSpec()  # 32 kHz, 128 filters, 80 ms window, 14 ms hop, 10 s
 # A small spec for fast behavioural tests: 8 kHz, 1 s, 32 filters.
+REPO = Path(__file__).resolve().parents[2]
 SMALL = SpectrogramSpec(sample_rate=8000, n_filters=32, duration_s=1.0, fmin=50.0,
-                        cqt_bins_per_octave=6)
+                        cqt_fmin=50.0, cqt_bins_per_octave=6)
 
 
 def tone(freq, spec, seconds=None, channels=2):
@@ -106,11 +110,23 @@ def test_a_tone_lights_the_filter_at_its_frequency(kind, freq):
     frequencies = {
         "mel": librosa.mel_frequencies(SMALL.n_filters + 2, fmin=SMALL.fmin, fmax=4000)[1:-1],
         "gam": erb_space(SMALL.fmin, 4000, SMALL.n_filters),
-        "cqt": librosa.cqt_frequencies(SMALL.n_filters, fmin=SMALL.fmin,
+        "cqt": librosa.cqt_frequencies(SMALL.n_filters, fmin=SMALL.cqt_fmin,
                                        bins_per_octave=SMALL.cqt_bins_per_octave),
     }[kind]
     loudest = frequencies[static[0].mean(axis=1).argmax()]
     assert loudest == pytest.approx(freq, rel=0.15)
+
+
+def test_the_full_tiers_cqt_spans_the_band_up_to_nyquist():
+    """128 bins from about MEL's lowest frequency to near 16 kHz, as MEL and GAM span it
+    (at 24 bins per octave they would stop at 392 Hz), and librosa accepts them."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    spec = SpectrogramSpec(**config["twophase"]["spectrogram"])
+    bins = librosa.cqt_frequencies(spec.n_filters, fmin=spec.cqt_fmin,
+                                   bins_per_octave=spec.cqt_bins_per_octave)
+    assert bins[0] <= spec.fmin and bins[-1] > 0.9 * spec.sample_rate / 2
+    second = np.zeros((2, spec.sample_rate), np.float32)
+    assert static_spectrogram(second, "cqt", spec).shape[:2] == (2, spec.n_filters)
 
 
 def test_channels_are_kept_apart():
