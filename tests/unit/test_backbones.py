@@ -10,7 +10,7 @@ from avrepro.features.backbones import (
     input_size,
     normalization,
 )
-from avrepro.features.registry import BACKBONES, WeightsError
+from avrepro.features.registry import BACKBONES, WeightsError, audio_image_size
 from avrepro.features.weights import WeightsMismatchError
 
 
@@ -134,3 +134,11 @@ def test_missing_or_corrupt_weights_file_errors_naming_it(tmp_path):
     corrupt.write_bytes(b"not a pickle")
     with pytest.raises(WeightsError, match="corrupt.pth"):
         build_backbone("resnet18", weights=corrupt, seed=0)
+
+
+def test_every_backbone_embeds_audio_images_at_its_own_size():
+    """Figure 6 feeds each backbone its training size; a tier that shrinks IRV2's 299 to
+    80 shrinks the others' 224 alike."""
+    sizes = {name: audio_image_size(name, "irv2", 299) for name in BACKBONES}
+    assert sizes == {name: b.input_size for name, b in BACKBONES.items()}
+    assert audio_image_size("resnet18", "irv2", 80) == 60

@@ -2,7 +2,7 @@
 from avrepro.code_digest import code_digest
 from avrepro.methods import PAPER_MODELS, models_pattern
 from avrepro.methods import registry as methods_registry
-from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS
+from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, audio_image_size
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import SAVLD, SOUND_COUNTS, load_metafile
 from avrepro.variants import audiogen as audiogen_variants

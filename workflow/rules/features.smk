@@ -32,8 +32,9 @@ rule audio_image_features:
         "../../scripts/audio_image_features.py"
 
 
-# Figure 6's other backbones embed only the representations it compares (a rule only where
-# Figure 6 compares other backbones: an empty wildcard constraint would constrain nothing).
+# Figure 6's other backbones embed only the representations it compares, each at its own
+# training size (registry.audio_image_size). A rule only where Figure 6 compares other
+# backbones: an empty wildcard constraint would constrain nothing.
 if COMPARED_BACKBONES:
 
     use rule audio_image_features as audio_image_features_compared with:
@@ -47,7 +48,9 @@ if COMPARED_BACKBONES:
         params:
             code=code_digest("avrepro.features.extract"),
             representations=COMPARE_REPS,
-            image_size=MAIVAR["image_size"],
+            image_size=lambda w: audio_image_size(
+                w.backbone, MAIVAR["fusion_backbone"], MAIVAR["image_size"]
+            ),
             batch_size=MAIVAR["extract_batch_size"],
             device=device(),
         benchmark:

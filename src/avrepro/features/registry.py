@@ -37,6 +37,14 @@ BACKBONES: dict[str, Backbone] = {
 }
 
 
+
+def audio_image_size(name: str, fusion: str, fusion_size: int) -> int:
+    """The side of the audio images backbone `name` embeds for MAiVAR: its own training size,
+    scaled as the tier scales the fusion backbone's (`fusion_size`, maivar.image_size). In
+    the full tier (IRV2 at 299) that is every backbone's own size: Figure 6's ResNets and
+    EfficientNet see 224-px images, as they were trained, not IRV2's 299."""
+    return round(fusion_size * BACKBONES[name].input_size / BACKBONES[fusion].input_size)
+
 @dataclass(frozen=True)
 class KnownWeights:
     url: str
