@@ -32,6 +32,6 @@ with job(snakemake.log[0]):
         frame = build_improvement_table(table, load_metrics(inputs.metrics))
     else:
         paper_clips = {name: meta.clips(name) for name in meta.datasets}
-        frame = build_table(table, load_metrics(inputs.metrics), paper_clips)
+        frame = build_table(table, load_metrics(inputs.metrics, meta.paper), paper_clips)
     frame.to_csv(snakemake.output[0], index=False)
     print(frame.to_string(index=False))

@@ -31,6 +31,10 @@ import yaml
 
 from avrepro.naming import parse_variant
 
+# The suite's papers: their metafiles are workflow/papers/{paper}.yaml, their runs
+# results/{paper}/{dataset}/{variant}/.
+PAPERS = ("maivar", "mafnet", "twophase", "audiogen", "imd")
+RUN_SEPARATOR = "/"  # in a cell's run: "{paper}/{variant}", another paper's run
 SINGLE = "value"  # the column name of one-column tables
 ACCURACY = "accuracy"
 TOP5 = "top5"
@@ -43,7 +47,16 @@ PER_CLASS = "per_class."  # prefix of a class's accuracy: per_class.{label} in m
 @dataclass(frozen=True)
 class Cell:
     reported: float | None
-    run: str | None  # variant name; None for a cited result
+    # The run reproducing the cell: a variant of the table's paper, or "{paper}/{variant}",
+    # a run of another paper of the suite on the table's dataset (MAiVAR's Table 1 cites
+    # MAFnet's Attention Cluster, which MAFnet's rules train); None for a cited result.
+    run: str | None
+
+
+def run_reference(run: str, paper: str) -> tuple[str, str]:
+    """(paper, variant) of a cell's `run` in a table of `paper`."""
+    owner, _, variant = run.rpartition(RUN_SEPARATOR)
+    return owner or paper, variant
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,8 @@ class Table:
         return names.pop()
 
     def variants(self) -> list[str]:
-        return list({variant: None for _, variant in self.runs()})
+        """The table's paper's own variants it reads (not other papers' runs)."""
+        return list({run: None for _, run in self.runs() if RUN_SEPARATOR not in run})
 
     def runs(self) -> list[tuple[str, str]]:
         """(dataset, variant) of every run the table reads, once each, in row order."""
@@ -206,7 +220,10 @@ def _names(datasets: str | list[str]) -> tuple[str, ...]:
 def _cell(spec: dict) -> Cell:
     run = spec.get("run")
     if run is not None:
-        parse_variant(run)
+        owner, _, variant = run.rpartition(RUN_SEPARATOR)
+        if owner and owner not in PAPERS:
+            raise ValueError(f"run {run!r}: {owner!r} is not one of the papers {PAPERS}")
+        parse_variant(variant)
     reported = spec.get("reported")
     return Cell(reported=None if reported is None else float(reported), run=run)
 

@@ -13,23 +13,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from avrepro.papers import SINGLE, Table, metric_value
+from avrepro.papers import RUN_SEPARATOR, SINGLE, Table, metric_value
 
 Runs = dict[tuple[str, str], list[dict]]  # (dataset, variant) -> one record per seed
 
 
-def load_metrics(paths: Iterable[Path]) -> Runs:
-    """Metrics files grouped by (dataset, variant), read off their run folders
+def load_metrics(paths: Iterable[Path], paper: str | None = None) -> Runs:
+    """Metrics files grouped by (dataset, run), read off their run folders
     (results/{paper}/{dataset}/{variant}/seed{seed}/metrics.json); each record remembers
-    its folder."""
+    its folder. run is the variant, or "{paper}/{variant}" for a run of another paper
+    than `paper` (a metafile cell's `run`); paper None: every run is the table's own."""
     runs: Runs = {}
     for path in map(Path, paths):
         metrics = json.loads(path.read_text())
         metrics["run_dir"] = str(path.parent)
-        dataset, variant = path.parent.parent.parent.name, path.parent.parent.name
+        variant_dir = path.parent.parent
+        dataset, owner = variant_dir.parent.name, variant_dir.parent.parent.name
+        variant = variant_dir.name
         if metrics["variant"] != variant:
             raise ValueError(f"{path}: holds variant {metrics['variant']!r}, not {variant!r}")
-        runs.setdefault((dataset, variant), []).append(metrics)
+        run = variant if paper is None or owner == paper else f"{owner}{RUN_SEPARATOR}{variant}"
+        runs.setdefault((dataset, run), []).append(metrics)
     return runs
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from avrepro.papers import load_metafile
+from avrepro.papers import load_metafile, run_reference
 from avrepro.tables import build_table, load_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,9 +15,11 @@ MAIVAR = load_metafile(REPO / "workflow" / "papers" / "maivar.yaml")
 
 def write_metrics(tmp_path: Path, variant: str, accuracies: list[float],
                   dataset: str = "ucf51", per_class: dict | None = None) -> list[Path]:
+    """Metrics files of a run of MAiVAR's, or of another paper's ("mafnet/attcluster")."""
     paths = []
+    paper, variant = run_reference(variant, "maivar")
     for seed, acc in enumerate(accuracies):
-        run = tmp_path / "maivar" / dataset / variant / f"seed{seed}"
+        run = tmp_path / paper / dataset / variant / f"seed{seed}"
         run.mkdir(parents=True)
         (run / "metrics.json").write_text(json.dumps({
             "variant": variant, "seed": seed, "accuracy": acc,
@@ -33,7 +35,7 @@ def metrics(tmp_path):
     paths = []
     for i, (dataset, variant) in enumerate(runs):
         paths += write_metrics(tmp_path, variant, [10.0 + i, 12.0 + i, 14.0 + i], dataset)
-    return load_metrics(paths)
+    return load_metrics(paths, "maivar")
 
 
 def test_metafile_names_the_run_of_each_reproduced_row():
@@ -57,9 +59,21 @@ def test_reproduced_is_mean_and_std_over_seeds_with_runs(metrics):
 
 def test_cited_rows_have_no_reproduced_value(metrics):
     frame = build_table(MAIVAR.tables["table1"], metrics, {}).set_index("method")
-    mafnet = frame.loc["MAFnet (Brousmiche et al.)"]
-    assert mafnet.status == "cited" and pd.isna(mafnet.reproduced) and mafnet.n == 0
-    assert mafnet.reported == 86.72
+    c3d = frame.loc["C3D (Tran et al.)"]
+    assert c3d.status == "cited" and pd.isna(c3d.reproduced) and c3d.n == 0
+    assert c3d.reported == 82.23
+
+
+def test_a_row_reproduced_by_another_papers_run_reads_its_folder(metrics):
+    """MAiVAR's Table 1 copies MAFnet's Attention Cluster: MAFnet's run on UCF51 fills it,
+    and its runs column says whose run it is."""
+    frame = build_table(MAIVAR.tables["table1"], metrics, {}).set_index("method")
+    row = frame.loc["Attention Cluster (Long et al.)"]
+    assert row.status == "reproduced" and row.n == 3 and row.reported == 84.79
+    assert all(Path(run).parts[-4:-1] == ("mafnet", "ucf51", "attcluster")
+               for run in row.runs.split(";"))
+    assert MAIVAR.tables["table1"].variants() == [
+        v for v in MAIVAR.tables["table1"].variants() if "/" not in v]
 
 
 def test_reported_numbers_never_reach_reproduced_cells(metrics):

@@ -4,7 +4,7 @@ from avrepro.methods import PAPER_MODELS, models_pattern
 from avrepro.methods import registry as methods_registry
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, audio_image_size
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
-from avrepro.papers import SAVLD, SOUND_COUNTS, load_metafile
+from avrepro.papers import SAVLD, SOUND_COUNTS, load_metafile, run_reference
 from avrepro.variants import audiogen as audiogen_variants
 from avrepro.variants import imd as imd_variants
 from avrepro.variants import twophase as twophase_variants
@@ -338,8 +338,9 @@ def table_inputs(w):
         inputs["audio_media"] = media_shards(table.dataset, AUDIOGEN_AUDIO, "")
         return inputs
     inputs["metrics"] = [
-        f"{run_dir(w.paper, dataset, variant, seed)}/metrics.json"
-        for dataset, variant in table.runs()
+        f"{run_dir(paper, dataset, variant, seed)}/metrics.json"
+        for dataset, run in table.runs()
+        for paper, variant in [run_reference(run, w.paper)]
         for seed in config["seeds"]
     ]
     return inputs
