@@ -17,7 +17,9 @@ with job(snakemake.log[0]):
         size=params.image_size,
         batch_size=params.batch_size,
         device=resolve_device(params.device),
+        flips=params.flips,
     )
     for code, out in zip(params.representations, snakemake.output, strict=True):
-        write_shard(Path(out), clip_ids, features[code])
+        views = features[code]  # (N, V, dim): view 0 as rendered
+        write_shard(Path(out), clip_ids, views[:, 0], views=views if params.flips else None)
     print(f"{len(clip_ids)} clips embedded")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from avrepro.features.store import read_store, read_windows, write_shard
+from avrepro.features.store import read_store, read_views, read_windows, write_shard
 
 
 def test_shards_concatenate_in_order(tmp_path):
@@ -30,3 +30,16 @@ def test_mismatched_rows_and_plain_stores_read_as_windows_are_refused(tmp_path):
     write_shard(tmp_path / "p.npz", ["x"], np.zeros((1, 2)))
     with pytest.raises(ValueError, match="p.npz: not a window store"):
         read_windows([tmp_path / "p.npz"])
+
+
+def test_augmented_views_are_kept_beside_the_features(tmp_path):
+    views = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (N, V, dim)
+    write_shard(tmp_path / "v.npz", ["x", "y"], views[:, 0], views=views)
+    ids, read = read_views([tmp_path / "v.npz"])
+    assert ids.tolist() == ["x", "y"] and np.array_equal(read, views)
+    assert np.array_equal(read_store([tmp_path / "v.npz"])[1], views[:, 0])
+    with pytest.raises(ValueError, match="views .* do not match"):
+        write_shard(tmp_path / "w.npz", ["x", "y"], views[:, 0], views=views[:1])
+    write_shard(tmp_path / "p.npz", ["x"], np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="holds no augmented views"):
+        read_views([tmp_path / "p.npz"])

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from manifests import toy_manifest as manifest
 
 from avrepro.features.store import write_shard
@@ -20,8 +21,9 @@ def test_standardisation_uses_training_statistics():
     assert z[2, 0] == pytest.approx(99.0)  # test clips do not move the statistics
 
 
-@pytest.mark.parametrize("variant", ["vmlp", "amlp_rep-ch_bb-irv2"])
-def test_run_writes_a_complete_run_folder(tmp_path, variant):
+@pytest.mark.parametrize(("variant", "flips"), [
+    ("vmlp", False), ("amlp_rep-ch_bb-irv2", False), ("amlp_rep-ch_bb-irv2", True)])
+def test_run_writes_a_complete_run_folder(tmp_path, variant, flips):
     m = manifest(n_per_class=12)
     m.to_csv(tmp_path / "manifest.csv", index=False)
     rng = np.random.default_rng(0)
@@ -33,8 +35,11 @@ def test_run_writes_a_complete_run_folder(tmp_path, variant):
     paths = {}
     for modality, feats in shards.items():
         paths[modality] = [tmp_path / f"{modality}.npz"]
-        write_shard(paths[modality][0], m.clip_id.tolist(), feats)
-    hparams = {"val_fraction": 0.2, "standardize": True, "hidden": 16,
+        # Four views of the audio features (view 0 as rendered), as audio_flips stores them.
+        views = np.stack([feats + 0.2 * k for k in range(4)], axis=1)
+        views = views if modality == "audio" else None
+        write_shard(paths[modality][0], m.clip_id.tolist(), feats, views=views)
+    hparams = {"val_fraction": 0.2, "standardize": True, "hidden": 16, "audio_flips": flips,
                "schedule": {"epochs": 30, "batch_size": 8, "lr": 1e-2}}
     media = {}
     for stream, column in (("audio", "audio_status"), ("frames", "frames_status")):
@@ -51,3 +56,25 @@ def test_run_writes_a_complete_run_folder(tmp_path, variant):
     assert len(predictions) == metrics["clips"]["test"]
     assert 100 * (predictions.prediction == predictions.label_index).mean() == pytest.approx(
         metrics["accuracy"])
+
+
+def test_each_clip_trains_on_a_view_drawn_per_epoch():
+    """The view step gives every clip one of its views, from the epoch's generator: two
+    epochs draw differently, the same epoch (a resumed run) alike; inputs without views
+    pass as they are."""
+    views = torch.arange(8 * 4, dtype=torch.float32).view(8, 4, 1)  # clip i, view k: 4i + k
+    plain = torch.ones(8, 3)
+    seen = []
+
+    def model(audio, video):
+        seen.append(audio[:, 0].clone())
+        assert torch.equal(video, plain)
+        return torch.zeros(len(audio), 2, requires_grad=True)
+
+    step = maivar.view_step((True, False))
+    labels = torch.zeros(8, dtype=torch.long)
+    for seed in (1, 2, 1):
+        step(model, (views, plain), labels, torch.Generator().manual_seed(seed))
+    first, second, again = seen
+    assert torch.equal(first, again) and not torch.equal(first, second)
+    assert torch.isin(first - 4 * torch.arange(8), torch.arange(4.0)).all()  # own views

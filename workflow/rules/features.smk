@@ -17,6 +17,7 @@ rule audio_image_features:
         code=code_digest("avrepro.features.extract"),
         representations=REPS,
         image_size=MAIVAR["image_size"],
+        flips=MAIVAR["audio_flips"],
         batch_size=MAIVAR["extract_batch_size"],
         device=device(),
     resources:
@@ -51,6 +52,7 @@ if COMPARED_BACKBONES:
             image_size=lambda w: audio_image_size(
                 w.backbone, MAIVAR["fusion_backbone"], MAIVAR["image_size"]
             ),
+            flips=MAIVAR["audio_flips"],
             batch_size=MAIVAR["extract_batch_size"],
             device=device(),
         benchmark:

@@ -16,6 +16,7 @@ from avrepro.features.backbones import build_backbone, extract, feature_dim
 from avrepro.media.audio import load_wav
 
 BACKBONE_SEED = 0
+FLIPS = ("none", "horizontal", "vertical", "both")  # the views of an audio image
 REPRESENTATION_OF = {code: name for name, code in SHORT_CODES.items()}
 
 
@@ -28,16 +29,22 @@ def audio_image_features(
     batch_size: int,
     device: str,
     chunk: int = 64,
+    flips: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render every clip of an audio shard as each representation and embed the images.
 
-    Returns (clip_id (N,), {code: features (N, dim)}); clips are rendered `chunk` at a
-    time so a shard never holds all its images in memory.
+    Returns (clip_id (N,), {code: features (N, V, dim)}): V = 1, the image as rendered, or
+    with `flips` the FLIPS views of it (view 0 as rendered). MAiVAR (§4.2) trains on audio
+    images "with random horizontal and vertical flips", each drawn with probability 1/2:
+    the four views are the whole of that distribution, so a run that draws one of them per
+    clip and epoch (train.maivar) trains exactly as with the flips, on a backbone run once.
+    Clips are rendered `chunk` at a time so a shard never holds all its images in memory.
     """
     index = pd.read_csv(audio_dir / "index.csv")
     clip_ids = index.loc[index.audio_status == "ok", "clip_id"].to_numpy(dtype=str)
     model = build_backbone(backbone, weights, seed=BACKBONE_SEED)
     names = [REPRESENTATION_OF[c] for c in codes]
+    views = FLIPS if flips else FLIPS[:1]
     features = {c: [] for c in codes}
     for start in tqdm(range(0, len(clip_ids), chunk), desc="audio images", unit="chunk"):
         images = {c: [] for c in codes}  # code -> list of (size, size, 3) uint8
@@ -48,9 +55,21 @@ def audio_image_features(
                 images[code].append(rendered[name])
         for code in codes:
             batch = np.stack(images[code])  # (chunk, size, size, 3)
-            features[code].append(extract(model, batch, backbone, batch_size, device))
-    empty = np.zeros((0, feature_dim(backbone)), np.float32)  # a shard of silent clips
+            embedded = [extract(model, flip(batch, view), backbone, batch_size, device)
+                        for view in views]  # V x (chunk, dim)
+            features[code].append(np.stack(embedded, axis=1))  # (chunk, V, dim)
+    empty = np.zeros((0, len(views), feature_dim(backbone)), np.float32)  # only silent clips
     return clip_ids, {c: np.concatenate(f) if f else empty for c, f in features.items()}
+
+
+def flip(images: np.ndarray, view: str) -> np.ndarray:
+    """(N, H, W, 3) images mirrored as `view` says: left-right (horizontal, torchvision's
+    RandomHorizontalFlip), top-bottom (vertical) or both."""
+    if view in ("horizontal", "both"):
+        images = images[:, :, ::-1]
+    if view in ("vertical", "both"):
+        images = images[:, ::-1]
+    return np.ascontiguousarray(images)
 
 
 def video_features(

@@ -9,12 +9,14 @@ import numpy as np
 import torch
 
 from avrepro.data.manifest import read_manifest
-from avrepro.features.store import read_store
+from avrepro.features.store import read_store, read_views
 from avrepro.models.maivar import MLP, DominantHeadFusion, l1_penalty
 from avrepro.naming import parse_variant
 from avrepro.train.clips import assemble, decodable, holdout
-from avrepro.train.loop import Schedule, Split, evaluate, fit
+from avrepro.train.loop import Schedule, Split, TrainStep, cross_entropy_step, evaluate, fit
 from avrepro.train.run_folder import fingerprint, predictions, write_run
+
+AUDIO_VIEWS = "audio_views"  # the audio features of every flipped view, (N, 4, dim)
 
 
 def standardization(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -32,6 +34,22 @@ def standardize(features: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> n
 def _split(features: dict[str, np.ndarray], labels: np.ndarray, mask: np.ndarray, order):
     inputs = tuple(torch.from_numpy(features[m][mask]).float() for m in order)
     return Split(inputs=inputs, labels=torch.from_numpy(labels[mask]).long())
+
+
+def view_step(with_views: tuple[bool, ...]) -> TrainStep:
+    """A cross-entropy step on training inputs some of which (`with_views`) hold every
+    augmented view of a clip, (B, V, ...): each clip gets one view, drawn from the epoch's
+    generator, so that each epoch sees a fresh augmentation and a resumed run the same."""
+    def step(model, inputs, labels, generator):
+        drawn = []
+        for x, views in zip(inputs, with_views, strict=True):
+            if views:
+                pick = torch.randint(x.shape[1], (len(x),), generator=generator).to(x.device)
+                x = x[torch.arange(len(x), device=x.device), pick]  # (B, ...)
+            drawn.append(x)
+        return cross_entropy_step(model, tuple(drawn), labels, generator)
+
+    return step
 
 
 def load_model(path: Path, n_classes: int, hidden: int) -> tuple[torch.nn.Module, dict]:
@@ -69,7 +87,11 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path)
     decoded = decodable(media_indexes["audio"], media_indexes["frames"])
-    rows, feats = assemble(manifest, {m: read_store(shards[m]) for m in order}, decoded)
+    stores = {m: read_store(shards[m]) for m in order}
+    flips = hparams["audio_flips"] and "audio" in order
+    if flips:  # §4.2's flipped audio images: every view's features, for training
+        stores[AUDIO_VIEWS] = read_views(shards["audio"])
+    rows, feats = assemble(manifest, stores, decoded)
     labels = rows.label_index.to_numpy()
     val = holdout(rows, hparams["val_fraction"])
     train = (rows.split == "train").to_numpy() & ~val
@@ -77,8 +99,16 @@ def run(
     stats = {}
     if hparams["standardize"]:
         stats = {m: standardization(feats[m], train) for m in order}
-        feats = {m: standardize(feats[m], stats[m]) for m in order}
-    splits = [_split(feats, labels, mask, order) for mask in (train, val, test)]
+        feats |= {m: standardize(feats[m], stats[m]) for m in order}
+        if flips:
+            views = feats[AUDIO_VIEWS]
+            flat = views.reshape(-1, *views.shape[2:])
+            feats[AUDIO_VIEWS] = standardize(flat, stats["audio"]).reshape(views.shape)
+    # Training draws an augmented view per clip and epoch; model selection and the test
+    # see the images as rendered (view 0), as torchvision's random flips are train-only.
+    train_order = tuple(AUDIO_VIEWS if flips and m == "audio" else m for m in order)
+    splits = [_split(feats, labels, train, train_order),
+              *(_split(feats, labels, mask, order) for mask in (val, test))]
     dims = {m: int(np.prod(feats[m].shape[1:])) for m in order}
 
     hidden = hparams["hidden"]
@@ -94,7 +124,7 @@ def run(
     run_config = {
         "variant": variant, "seed": seed, "n_classes": n_classes, "hidden": hidden,
         "schedule": asdict(schedule), "val_fraction": hparams["val_fraction"],
-        "standardize": hparams["standardize"],
+        "standardize": hparams["standardize"], "audio_flips": flips,
         "inputs": {m: [str(p) for p in shards[m]] for m in order},
         "video_mlp": str(video_mlp) if video_mlp else None,
     }
@@ -105,6 +135,7 @@ def run(
         device=torch.device(device),
         fingerprint=fingerprint(run_config, [p for paths in shards.values() for p in paths]),
         regulariser=l1_penalty if model_name == "dhf" else None,
+        train_step=view_step(tuple(m == AUDIO_VIEWS for m in train_order)),
     )
     model.load_state_dict(result.best_state)
     _, test_acc, probs = evaluate(model, splits[2], schedule.batch_size, torch.device(device))
