@@ -21,9 +21,14 @@ os.environ.update(
 configfile: "config.yaml"
 
 
-from avrepro.config import validate_config
+from avrepro.config import cap_epochs, resolve, validate_config
 
-validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+# A config may extend another (the full-shape tier extends config.yaml); validated whole,
+# then every schedule capped at epoch_cap where one is set.
+_resolved = resolve(config, Path.cwd())
+validate_config(_resolved, REPO / "workflow" / "schemas" / "config.schema.yaml")
+config.clear()
+config.update(cap_epochs(_resolved))
 
 
 include: "workflow/rules/common.smk"

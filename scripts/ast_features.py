@@ -10,7 +10,8 @@ from avrepro.models.ast import ASTConfig
 params = snakemake.params
 
 with job(snakemake.log[0]):
-    model = build_ast(ASTConfig(**params.model), Path(snakemake.input.weights))
+    weights = Path(snakemake.input.weights) if snakemake.input.weights else None
+    model = build_ast(ASTConfig(**params.model), weights)
     counts = extract_shard(
         audio_dir=Path(snakemake.input.audio),
         model=model,

@@ -1,4 +1,10 @@
-"""Validate the workflow configuration against its JSON schema.
+"""Load and validate the workflow configuration.
+
+A config may `extends: PATH` another (relative to the working directory): it is that
+config with these keys laid over it, mappings merged key by key and any other value
+(lists too) replaced. The full-shape tier is config.yaml so, with only its data, weights,
+seeds and an epoch cap changed (tests/fullshape/config.yaml), so it cannot drift from the
+real recipe. `epoch_cap` (null: none) lowers every schedule's `epochs` to at most it.
 
 Snakemake's own `validate` reports a failing value but not always where it sits in a
 nested config; a wrong key deep in `maivar.dhf` should say `maivar.dhf.lr`.
@@ -14,6 +20,48 @@ from avrepro.data.local import LAYOUTS, layout_errors
 
 class ConfigError(ValueError):
     pass
+
+
+def resolve(config: dict, workdir: Path) -> dict:
+    """The config with its `extends` chain laid in (a config without one: itself)."""
+    config = dict(config)
+    base = config.pop("extends", None)
+    if base is None:
+        return config
+    path = (Path(workdir) / base).resolve()
+    if not path.is_file():
+        raise ConfigError(f"config key 'extends': {path} is not a file")
+    parent = resolve(yaml.safe_load(path.read_text()), path.parent)
+    return merge(parent, config)
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over` laid over `base`: mappings merged key by key, other values replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def cap_epochs(config: dict) -> dict:
+    """The config with every schedule's `epochs` (any mapping holding the key, below
+    the top) at most `epoch_cap`; the config itself where the cap is null."""
+    cap = config.get("epoch_cap")
+    if cap is None:
+        return config
+
+    def capped(node):
+        if isinstance(node, dict):
+            out = {k: capped(v) for k, v in node.items()}
+            if isinstance(out.get("epochs"), int):
+                out["epochs"] = min(out["epochs"], cap)
+            return out
+        return [capped(v) for v in node] if isinstance(node, list) else node
+
+    return {k: capped(v) for k, v in config.items()}
 
 
 def validate_config(config: dict, schema_path: Path) -> None:

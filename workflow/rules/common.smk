@@ -358,11 +358,12 @@ def embedder_weights(embedder):
 
 
 def ast_weights():
-    """The frozen AST's weights: the released AudioSet checkpoint, or the smoke tier's AST
-    trained on its synthetic AudioSet (imd.ast.train)."""
+    """The frozen AST's weights: the released AudioSet checkpoint, the smoke tier's AST
+    trained on its synthetic AudioSet (imd.ast.train), or none (seeded random weights in a
+    tier without pretrained weights)."""
     if "train" in IMD["ast"]:
         return "results/imd/ast-smoke/model.pt"
-    return weights_file("ast_audioset")
+    return weights_input("ast_audioset")
 
 
 def imd_plan(w):

@@ -99,18 +99,20 @@ def ast_input(samples: np.ndarray, frames: int, n_mels: int = 128) -> torch.Tens
     return (fbank - AUDIOSET_MEAN) / (2 * AUDIOSET_STD)
 
 
-def build_ast(cfg: ASTConfig, weights: Path, seed: int = MODEL_SEED) -> AST:
+def build_ast(cfg: ASTConfig, weights: Path | None, seed: int = MODEL_SEED) -> AST:
     """A frozen AST in eval mode, filled from a local weights file (never the network):
     the authors' release (audioset_10_10_0.4593.pth) or a state dict in our layout (the
     smoke tier's trained AST). Every weight must be in the file and every key of the file
-    used (WeightsError otherwise); `seed` only fixes what the file then overwrites."""
+    used (WeightsError otherwise). weights None: `seed`'s random weights (a tier without
+    pretrained weights, as the full-shape tier)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = AST(cfg)
-    state_dict = read_state_dict(Path(weights))
-    if is_released_layout(state_dict):
-        state_dict = released_to_ours(state_dict)
-    load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
+    if weights is not None:
+        state_dict = read_state_dict(Path(weights))
+        if is_released_layout(state_dict):
+            state_dict = released_to_ours(state_dict)
+        load_state_dict_strict(model, state_dict, source=f"weights file {weights}")
     model.requires_grad_(False)
     return model.eval()
 
