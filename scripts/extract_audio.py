@@ -16,6 +16,15 @@ out_dir = Path(snakemake.output[0])
 with job(snakemake.log[0]):
     rows = shard_rows(read_manifest(snakemake.input[0]), int(w.shard), n_shards)
     out_dir.mkdir(parents=True, exist_ok=True)
-    index = extract_audio_shard(rows, out_dir, sample_rate=int(w.rate), channels=channels)
+    media = snakemake.params.media
+    index = extract_audio_shard(
+        rows,
+        out_dir,
+        sample_rate=int(w.rate),
+        channels=channels,
+        partial_policy=media["partial"],
+        tolerance_s=media["partial_tolerance_s"],
+    )
     index.to_csv(out_dir / "index.csv", index=False)
     print(index.audio_status.value_counts().to_string())
+    print(f"partial: {int(index.partial.sum())}")

@@ -36,6 +36,9 @@ def write_indexes(folder: Path, clips=CLIPS) -> list[Path]:
             "audio_status": [clip[4] for clip in clips],
             "n_samples": [48000 if clip[4] == "ok" else 0 for clip in clips],
             "silent": [clip[5] for clip in clips],
+            "audio_seconds": [3.0 if clip[4] == "ok" else 0.0 for clip in clips],
+            "media_seconds": 3.0,
+            "partial": False,
             "reason": "",
         }
     )[AUDIO_INDEX_COLUMNS]

@@ -1,5 +1,7 @@
 # Decode each clip once per consumer: audio as WAV at the rate a consumer needs, frames
-# once per sampling spec. One job per shard (manifest rows i mod n_shards).
+# once per sampling spec. One job per shard (manifest rows i mod n_shards). Each index
+# records the seconds decoded and flags clips decoded short of their header (config
+# `media`: kept and flagged, or dropped).
 
 
 rule extract_audio:
@@ -7,6 +9,8 @@ rule extract_audio:
         lambda w: manifest(w.dataset),
     output:
         directory("results/media/{dataset}/audio-{rate}/shard-{shard}"),
+    params:
+        media=config["media"],
     priority: 2
     conda:
         ENV
@@ -36,6 +40,7 @@ rule sample_frames:
         index="results/media/{dataset}/frames-{spec}/shard-{shard}.csv",
     params:
         spec=lambda w: config["frames"][w.spec],
+        media=config["media"],
     priority: 2
     conda:
         ENV
@@ -72,3 +77,28 @@ rule optical_flow:
         "logs/media/{dataset}/flow-{spec}/shard-{shard}.log",
     script:
         "../../scripts/optical_flow.py"
+
+
+# How much of a dataset one media stream (frames-{spec}, audio-{rate}...) rests on: the
+# manifest's coverage plus the usable clips decoded short of their header (`partial`).
+rule media_coverage:
+    input:
+        manifest=lambda w: manifest(w.dataset),
+        indexes=lambda w: (
+            media_shards(w.dataset, w.stream, ".csv")
+            if w.stream.startswith("frames-")
+            else media_shards(w.dataset, w.stream, "")
+        ),
+    output:
+        "results/media/{dataset}/{stream}/coverage.csv",
+    wildcard_constraints:
+        stream=r"(frames|audio)-[^/]+",
+    localrule: True
+    conda:
+        ENV
+    benchmark:
+        "benchmarks/media_coverage/{dataset}/{stream}.tsv"
+    log:
+        "logs/media/{dataset}/{stream}/coverage.log",
+    script:
+        "../../scripts/media_coverage.py"

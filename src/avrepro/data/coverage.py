@@ -2,6 +2,8 @@
 
 Datasets decay (Kinetics loses YouTube videos every month) and archives can lack files,
 so tables report how many clips a result rests on next to the paper's count (DESIGN.md).
+The manifest's table is written when the clips are listed; the media stage's adds how
+many usable clips decoded short of their header (avrepro.media.partial).
 """
 
 from pathlib import Path
@@ -32,8 +34,21 @@ def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
         raise ValueError(f"{what} lacks columns {missing}")
 
 
+def read_partial(index_paths: list[Path]) -> set[str]:
+    """The clips that media indexes (frames shard CSVs, audio index.csv files) flag
+    `partial`, kept or dropped."""
+    flagged = set()
+    for path in index_paths:
+        index = pd.read_csv(path)
+        _require(index, ["clip_id", "partial"], f"media index {path}")
+        flagged |= set(index.loc[index["partial"].astype(bool), "clip_id"].astype(str))
+    return flagged
+
+
 def coverage_report(
-    manifest: pd.DataFrame, download_status: pd.DataFrame | None = None
+    manifest: pd.DataFrame,
+    download_status: pd.DataFrame | None = None,
+    partial: set[str] | None = None,
 ) -> pd.DataFrame:
     """One row per split of one dataset's manifest, then a row "all" summing them.
 
@@ -43,6 +58,8 @@ def coverage_report(
     download_status: the downloader's record, DataFrame(clip_id, status, ...) with status
     "ok" for a fetched clip; when given, a column `download_failed` counts the listed
     clips it records as not fetched (e.g. YouTube videos taken down).
+    partial: clips the media stage decoded short of their header (read_partial); when
+    given, a column `partial` counts the usable ones, whether kept or dropped.
     """
     _require(manifest, ["clip_id", "split", "status", "has_audio"], "manifest")
     usable = manifest["status"] == "ok"
@@ -61,6 +78,9 @@ def coverage_report(
         failed = set(download_status.loc[download_status["status"] != "ok", "clip_id"])
         counts["download_failed"] = manifest["clip_id"].isin(failed).astype(int)
         columns.append("download_failed")
+    if partial is not None:
+        counts["partial"] = (usable & manifest["clip_id"].isin(partial)).astype(int)
+        columns.append("partial")
 
     per_split = counts.groupby("split", sort=False).sum()
     # The manifest's splits in reading order; any other name follows in order of appearance.

@@ -25,7 +25,7 @@ COUNT_COLUMNS = [
     "without_sound",  # usable - with_sound
     "no_track",  # no audio track (manifest or ffmpeg)
     "silent_track",  # a track of digital silence
-    "audio_error",  # a track that would not decode
+    "audio_error",  # a track that would not decode, or was dropped as decoded short
     "unusable",  # listed - usable: missing, empty or undecodable files
 ]
 
@@ -53,7 +53,8 @@ def sound_counts(manifest: pd.DataFrame, audio_indexes: list[Path]) -> pd.DataFr
             "with_sound": (status == "ok") & ~silent,
             "no_track": ~usable["has_audio"].astype(bool) | (status == "no_audio"),
             "silent_track": (status == "ok") & silent,
-            "audio_error": status == "error",
+            # A track that would not decode, or (media.partial: drop) stopped short.
+            "audio_error": status.isin(["error", "partial"]),
         }
     )
     splits = [split for split in SPLITS if split in set(manifest["split"])]

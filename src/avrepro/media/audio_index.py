@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-# clip_id; audio_status ok | no_audio | error | skipped; n_samples (0 unless ok); silent
-# (an ok track whose samples are all zero); reason.
-AUDIO_INDEX_COLUMNS = ["clip_id", "audio_status", "n_samples", "silent", "reason"]
+# clip_id; audio_status ok | no_audio | error | skipped | partial (a track decoded short
+# and dropped: avrepro.media.partial); n_samples (0 unless ok); silent (an ok track whose
+# samples are all zero); audio_seconds (decoded); media_seconds (the longest duration the
+# header gives); partial (audio_seconds short of it beyond the tolerance); reason.
+AUDIO_INDEX_COLUMNS = [
+    "clip_id", "audio_status", "n_samples", "silent", "audio_seconds", "media_seconds",
+    "partial", "reason",
+]  # fmt: skip
 SOUND_COLUMNS = ("clip_id", "audio_status", "silent")  # what "has sound" is decided by
 
 

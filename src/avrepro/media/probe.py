@@ -123,7 +123,8 @@ def clip_status(path: str | Path) -> tuple[str, Probe | None, str]:
 
     Never raises for bad media; status is one of CLIP_STATUSES. This only reads the
     container header: a file whose header is intact but whose streams are cut short is
-    "ok" here, and is caught, and recorded, when the media stage decodes it.
+    "ok" here; the media stage, which decodes it, records it as partial
+    (avrepro.media.partial).
     """
     path = Path(path)
     try:

@@ -18,12 +18,17 @@ from tqdm import tqdm
 from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
 from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
-from avrepro.media.frames import FPS_PICTURE_KEYS, sample_clips, sample_fps, sample_tsn
+from avrepro.media.frames import FPS_PICTURE_KEYS, Video, pick_clips, pick_fps, pick_tsn, read_video
+from avrepro.media.partial import check_policy, file_header_seconds, is_partial, shortfall
 from avrepro.media.probe import MediaError
 
 # Samples per channel read at a time when checking a WAV for silence.
 _SILENCE_BLOCK = 1 << 16
-FRAMES_INDEX_COLUMNS = ["clip_id", "frames_status", "reason"]
+# video_seconds: decoded; media_seconds: the longest duration the header gives; partial:
+# the first short of the second by more than the tolerance (avrepro.media.partial).
+FRAMES_INDEX_COLUMNS = [
+    "clip_id", "frames_status", "video_seconds", "media_seconds", "partial", "reason"
+]  # fmt: skip
 _SPEC_KEYS = {
     "tsn": ("segments", "short_side", "crop"),
     "clips": ("clips", "frames_per_clip", "short_side", "crop"),
@@ -33,55 +38,82 @@ _SPEC_KEYS = {
 
 
 def extract_audio_shard(
-    rows: pd.DataFrame, out_dir: Path, sample_rate: int, channels: int = 1
+    rows: pd.DataFrame,
+    out_dir: Path,
+    sample_rate: int,
+    channels: int = 1,
+    partial_policy: str = "keep",
+    tolerance_s: float = 0.1,
 ) -> pd.DataFrame:
     """Write `out_dir/{clip_id}.wav` for each usable manifest row; return the audio index.
 
-    Index columns: clip_id, audio_status ("ok", "no_audio", "error", "skipped"),
-    n_samples (0 unless ok), silent (True when an ok track decoded to samples that are
-    all zero: digital silence), reason. Rows whose manifest status is not "ok" are
-    skipped; rows the manifest marks soundless are "no_audio" without being opened.
-    A silent track stays "ok", so that the papers that take every decoded track keep
-    their clips; Lee et al.'s "with sound" also asks for `silent` False
-    (avrepro.train.clips.sounding).
+    Index columns: clip_id, audio_status ("ok", "no_audio", "error", "skipped",
+    "partial"), n_samples (0 unless ok), silent (True when an ok track decoded to samples
+    that are all zero: digital silence), audio_seconds (decoded), media_seconds (the
+    longest duration the file's header gives), partial (audio_seconds short of
+    media_seconds by more than `tolerance_s`), reason. A partial track is kept ("ok",
+    flagged) or, with `partial_policy="drop"`, has status "partial" and no WAV. Rows whose
+    manifest status is not "ok" are skipped; rows the manifest marks soundless are
+    "no_audio" without being opened. A silent track stays "ok", so that the papers that
+    take every decoded track keep their clips; Lee et al.'s "with sound" also asks for
+    `silent` False (avrepro.train.clips.sounding).
     """
+    check_policy(partial_policy, tolerance_s)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="audio", unit="clip"):
         if row.status != "ok":
-            records.append((row.clip_id, "skipped", 0, False, _skip_reason(row)))
+            records.append(_no_audio_record(row.clip_id, "skipped", _skip_reason(row)))
             continue
         if not row.has_audio:
-            records.append((row.clip_id, "no_audio", 0, False, "manifest: no audio stream"))
+            records.append(_no_audio_record(row.clip_id, "no_audio", "manifest: no audio stream"))
             continue
         wav_path = out_dir / f"{row.clip_id}.wav"
         try:
-            if extract_audio(audio_file(row), wav_path, sample_rate, channels):
-                records.append((row.clip_id, "ok", *_length_and_silence(wav_path), ""))
-            else:
+            if not extract_audio(audio_file(row), wav_path, sample_rate, channels):
                 records.append(
-                    (row.clip_id, "no_audio", 0, False, "no audio stream in the file")
+                    _no_audio_record(row.clip_id, "no_audio", "no audio stream in the file")
                 )
+                continue
         except (MediaError, OSError) as error:
-            records.append((row.clip_id, "error", 0, False, str(error)))
+            records.append(_no_audio_record(row.clip_id, "error", str(error)))
+            continue
+        n_samples, silent = _length_and_silence(wav_path)
+        seconds = n_samples / sample_rate
+        header = file_header_seconds(audio_file(row))
+        short = is_partial(seconds, header, tolerance_s)
+        reason = shortfall("audio", seconds, header) if short else ""
+        status = "partial" if short and partial_policy == "drop" else "ok"
+        if status == "partial":
+            wav_path.unlink()  # no reader is to take a dropped clip's sound
+        records.append((row.clip_id, status, n_samples, silent, seconds, header, short, reason))
     return pd.DataFrame.from_records(records, columns=AUDIO_INDEX_COLUMNS)
 
 
-def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.DataFrame:
+def sample_frames_shard(
+    rows: pd.DataFrame,
+    spec: dict,
+    out_path: Path,
+    partial_policy: str = "keep",
+    tolerance_s: float = 0.1,
+) -> pd.DataFrame:
     """Sample frames from each usable manifest row into one `.npz`; return the frames index.
 
     `spec` is {"sampler": "tsn", "segments", "short_side", "crop"}, {"sampler":
     "clips", "clips", "frames_per_clip", "short_side", "crop"} or {"sampler": "fps",
     "fps", "seconds"} with "size" (squeezed) or "short_side" and "crop" (aspect kept,
-    centre crop). The archive holds, for the N clips that decoded, `clip_id` (N,) str
+    centre crop). The archive holds, for the N clips kept, `clip_id` (N,) str
     and `frames` uint8: (N, segments, crop, crop, 3) for "tsn", (N, clips,
     frames_per_clip, crop, crop, 3) for "clips" and (N, fps * seconds, side, side, 3)
     for "fps", side being size or crop. For "clips" and "fps", what lies beyond a short
     video's end is zeros and `n_valid` (N,) int64 counts the real clips or frames. Index
-    columns: clip_id, frames_status ("ok", "error", "skipped"), reason.
+    columns: FRAMES_INDEX_COLUMNS, frames_status being "ok", "error", "skipped" or, for
+    a video decoded more than `tolerance_s` short of its header when `partial_policy`
+    is "drop", "partial" (its frames are not stored).
     """
-    sample, frames_shape = _sampler(spec)
+    check_policy(partial_policy, tolerance_s)
+    read, pick, frames_shape = _sampler(spec)
     # Preallocated for every row and trimmed to the decoded ones when saving, so that
     # the shard's frames are held in memory once rather than once more by np.stack.
     frames = np.zeros((len(rows), *frames_shape), dtype=np.uint8)
@@ -90,23 +122,35 @@ def sample_frames_shard(rows: pd.DataFrame, spec: dict, out_path: Path) -> pd.Da
     records = []
     for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="frames", unit="clip"):
         if row.status != "ok":
-            records.append((row.clip_id, "skipped", _skip_reason(row)))
+            records.append((row.clip_id, "skipped", 0.0, None, False, _skip_reason(row)))
             continue
         try:
-            sampled = sample(row.path)
+            video = read(row.path)
         except (MediaError, OSError) as error:
-            records.append((row.clip_id, "error", str(error)))
+            records.append((row.clip_id, "error", 0.0, None, False, str(error)))
             continue
+        seconds, header = video.seconds, video.header_seconds
+        short = is_partial(seconds, header, tolerance_s)
+        reason = shortfall("video", seconds, header) if short else ""
+        status = "partial" if short and partial_policy == "drop" else "ok"
+        records.append((row.clip_id, status, seconds, header, short, reason))
+        if status == "partial":
+            continue  # dropped: its frames are not stored
+        sampled = pick(video)
         frames[len(clip_ids), : len(sampled)] = sampled
         n_valid[len(clip_ids)] = len(sampled)
         clip_ids.append(row.clip_id)
-        records.append((row.clip_id, "ok", ""))
 
     arrays = {"clip_id": np.array(clip_ids, dtype=str), "frames": frames[: len(clip_ids)]}
     if spec["sampler"] in ("clips", "fps"):
         arrays["n_valid"] = n_valid[: len(clip_ids)]
     save_npz_atomically(Path(out_path), arrays)
     return pd.DataFrame.from_records(records, columns=FRAMES_INDEX_COLUMNS)
+
+
+def _no_audio_record(clip_id: str, status: str, reason: str) -> tuple:
+    """An audio index row for a clip whose audio gave no samples."""
+    return (clip_id, status, 0, False, 0.0, None, False, reason)
 
 
 def _length_and_silence(wav_path: Path) -> tuple[int, bool]:
@@ -123,8 +167,11 @@ def _skip_reason(row) -> str:
     return f"manifest status {row.status}: {row.reason}"
 
 
-def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
-    """(function path -> sampled frames, shape of one clip's frames) for a frame spec."""
+def _sampler(
+    spec: dict,
+) -> tuple[Callable[[str], Video], Callable[[Video], np.ndarray], tuple[int, ...]]:
+    """(path -> decoded video, decoded video -> sampled frames, shape of one clip's
+    frames) for a frame spec."""
     kind = spec.get("sampler")
     if kind not in _SPEC_KEYS:
         raise ValueError(f"frame spec {spec}: 'sampler' must be one of {sorted(_SPEC_KEYS)}")
@@ -141,20 +188,20 @@ def _sampler(spec: dict) -> tuple[Callable[[str], np.ndarray], tuple[int, ...]]:
             )
         n_frames = int(round(spec["fps"] * spec["seconds"]))
         side = picture.get("size", picture.get("crop"))
-        sample = partial(sample_fps, rate=spec["fps"], seconds=spec["seconds"], **picture)
-        return sample, (n_frames, side, side, 3)
-    crop, short_side = spec["crop"], spec["short_side"]
+        read = partial(read_video, short_side=picture.get("short_side"), size=picture.get("size"))
+        pick = partial(
+            pick_fps, rate=spec["fps"], seconds=spec["seconds"], crop=picture.get("crop")
+        )
+        return read, pick, (n_frames, side, side, 3)
+    crop = spec["crop"]
+    read = partial(read_video, short_side=spec["short_side"])
     if kind == "tsn":
-        sample = partial(sample_tsn, n_segments=spec["segments"], short_side=short_side, crop=crop)
-        return sample, (spec["segments"], crop, crop, 3)
-    sample = partial(
-        sample_clips,
-        n_clips=spec["clips"],
-        frames_per_clip=spec["frames_per_clip"],
-        short_side=short_side,
-        crop=crop,
+        pick = partial(pick_tsn, n_segments=spec["segments"], crop=crop)
+        return read, pick, (spec["segments"], crop, crop, 3)
+    pick = partial(
+        pick_clips, n_clips=spec["clips"], frames_per_clip=spec["frames_per_clip"], crop=crop
     )
-    return sample, (spec["clips"], spec["frames_per_clip"], crop, crop, 3)
+    return read, pick, (spec["clips"], spec["frames_per_clip"], crop, crop, 3)
 
 
 def save_npz_atomically(
