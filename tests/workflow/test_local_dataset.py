@@ -5,7 +5,8 @@ of four UCF51 classes, and each listed video a copy of a real UCF101-style clip 
 MP3 in AVI, 320x240, 25 fps, 6.6 s). One listed clip is absent, as in a copy with gaps. The
 workflow links the folder in, never writes into it, names the absent clip, records it in the
 manifest and its coverage, and builds the table from the rest. The tier is tests/faults's
-(MAiVAR's Table 1 on four classes) with its UCF101 taken from this folder.
+(MAiVAR's Table 1 on four classes) with its UCF101 taken from this folder, and with the
+full tier's flipped audio images (maivar.audio_flips), which the smoke tier leaves out.
 """
 
 import shutil
@@ -57,6 +58,7 @@ def built(tmp_path_factory, fixtures_dir):
     config = yaml.safe_load((REPO / "tests" / "faults" / "config.yaml").read_text())
     config["raw"]["ucf101"] = {"acquire": "local", "path": str(folder)}
     config["datasets"]["ucf51"]["classes"] = CLASSES
+    config["maivar"]["audio_flips"] = True  # the full tier's augmentation, end to end
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(workdir),
                            "--cores", "2", TABLE], cwd=REPO, capture_output=True, text=True)
