@@ -29,6 +29,9 @@ _resolved = resolve(config, Path.cwd())
 validate_config(_resolved, REPO / "workflow" / "schemas" / "config.schema.yaml")
 config.clear()
 config.update(cap_epochs(_resolved))
+if config.get("compute_threads"):  # jobs inherit the environment (locally and on SLURM)
+    threads = str(config["compute_threads"])
+    os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
 
 
 include: "workflow/rules/common.smk"

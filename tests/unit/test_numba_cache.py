@@ -31,7 +31,8 @@ JOBS_LIBROSA_CALLS = """from avrepro.features import audio_images, spectrograms
     from avrepro.media.audio import load_wav
     samples, rate = load_wav(sys.argv[2])
     audio_images.render_all(samples.mean(axis=0), rate, size=299)
-    spec = spectrograms.SpectrogramSpec(sample_rate=rate)
+    # The full tier's band scaled to this rate: its CQT ends just under 32 kHz's Nyquist.
+    spec = spectrograms.SpectrogramSpec(sample_rate=rate, cqt_fmin=9.5 * rate / 32000)
     for kind in spectrograms.KINDS:
         spectrograms.spectrogram(samples, rate, kind, spec)"""
 

@@ -1,5 +1,6 @@
-"""The smoke tier's MAiVAR Table 2 (Kinetics-Sounds: three runs, every stage from the raw
-videos to the table) built through a real SLURM: `--profile slurm` submits every job
+"""The smoke tier's MAiVAR Table 2 (Kinetics-Sounds: MAiVAR's three runs and the two of
+MAFnet's it reproduces, every stage from the raw videos to the table) built through a real
+SLURM: `--profile slurm` submits every job
 but the localrules with sbatch, and SLURM's own records show that they ran there, GPU rules
 in the GPU partition.
 
@@ -25,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 SMOKE_CONFIG = REPO / "tests" / "smoke" / "config.yaml"
 PROFILE = REPO / "slurm" / "config.yaml"
 CPU_PARTITION, GPU_PARTITION = "cpu", "gpu"  # as scripts/slurm_local.sh names them
-GPU_RULES = {"audio_image_features", "video_features", "train_maivar"}
+GPU_RULES = {"audio_image_features", "video_features", "train_maivar", "densenet_features",
+             "vggish_features", "train_mafnet"}
 # Three times the run's length on 2 quiet cores: a job SLURM can never start (a drained node,
 # a request no node fits) would otherwise hang the test instead of failing it.
 RUN_TIMEOUT_S = 20 * 60
@@ -149,13 +151,21 @@ def test_every_job_ran_through_slurm_in_the_partition_the_profile_names(built):
     runs = {run for cell in table.runs.dropna() for run in cell.split(";")}
     config = yaml.safe_load(SMOKE_CONFIG.read_text())
     n_shards = config["datasets"][DATASET]["n_shards"]
-    # A training job per run, or per variant where one job trains every seed.
-    train_jobs = len(runs) if config["seeds_per_job"] == "one" else len(
-        {str(Path(run).parent) for run in runs})
+    # A training job per run, or per variant where one job trains every seed; runs live in
+    # results/{paper}/..., MAiVAR's own and the MAFnet rows' (results/mafnet/...).
+    def train_jobs(paper: str) -> int:
+        mine = {run for run in runs if Path(run).parts[1] == paper}
+        return len(mine) if config["seeds_per_job"] == "one" else len(
+            {str(Path(run).parent) for run in mine})
+
     jobs_per_rule = {
-        "manifest": 1, "extract_audio": n_shards, "sample_frames": n_shards,
+        "manifest": 1,
+        # MAiVAR's audio at 22.05 kHz and TSN frames; MAFnet's at 16 kHz (VGGish) and its
+        # one-second windows of frames.
+        "extract_audio": 2 * n_shards, "sample_frames": 2 * n_shards,
         "audio_image_features": n_shards, "video_features": n_shards,
-        "train_maivar": train_jobs, "table": 1,
+        "densenet_features": n_shards, "vggish_features": n_shards,
+        "train_maivar": train_jobs("maivar"), "train_mafnet": train_jobs("mafnet"), "table": 1,
     }  # fmt: skip
     # What slurmctld remembers of recent jobs (no sacct without slurmdbd).
     listed = slurm("squeue", "--states=all", "--noheader", "--format=%i %P %T").splitlines()
