@@ -24,20 +24,10 @@ import pandas as pd
 import yaml
 
 from avrepro.data.manifest import COLUMNS
+from avrepro.data.sizes import FULL_SIZES, full_size
 from avrepro.papers import load_metafile
 
 REPO = Path(__file__).resolve().parents[1]
-# Clips per split in the real datasets (approximate where versions differ).
-SIZES = {
-    "ucf51": {"train": 4892, "test": 1944},
-    "kinetics_sounds": {"train": 19347, "test": 1344},
-    "kinetics_sounds32": {"train": 20600, "test": 1345},
-    "ave": {"train": 3339, "val": 402, "test": 402},
-    "dcase2021": {"train": 8646, "test": 3645},
-    "moments_mini": {"train": 100_000, "test": 10_000},
-    "kinetics400": {"train": 240_000, "test": 20_000},
-    "ucf101": {"train": 9537, "test": 3783},  # split 1
-}
 # IMD's whole datasets, added where the config lacks them.
 WHOLE = {
     "kinetics400": {"raw": "kinetics400", "splits": {"train": "train", "test": "val"},
@@ -123,9 +113,9 @@ def main() -> None:
         classes = dataset["classes"]
         if classes == "all":  # placeholder names; only their number matters here
             classes = [f"class{k:03d}" for k in range(ALL_CLASSES[dataset["raw"]])]
-        sizes = SIZES[dataset.get("clips_from", name)]
+        sizes = full_size(config["datasets"], name)
         write_manifest(manifests / f"{name}.csv", classes, sizes)
-    print(f"manifests: {sum(sum(s.values()) for s in SIZES.values())} clips in {workdir}",
+    print(f"manifests: {sum(sum(s.values()) for s in FULL_SIZES.values())} clips in {workdir}",
           flush=True)
 
     tables = table_targets()

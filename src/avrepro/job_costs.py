@@ -15,11 +15,16 @@ def read_benchmarks(root: Path) -> pd.DataFrame:
     for path in sorted(root.rglob("*.tsv")):
         relative = path.relative_to(root).with_suffix("")
         rule, _, job = str(relative).partition("/")
-        measured = pd.read_csv(path, sep="\t").iloc[-1]  # the last repeat, should there be several
-        rows.append({"rule": rule, "job": job or rule, "seconds": float(measured["s"]),
-                     "cpu_seconds": float(measured["cpu_time"]),
-                     "max_rss_mb": pd.to_numeric(measured["max_rss"], errors="coerce")})
+        rows.append({"rule": rule, "job": job or rule, **read_benchmark(path)})
     return pd.DataFrame(rows, columns=["rule", "job", "seconds", "cpu_seconds", "max_rss_mb"])
+
+
+def read_benchmark(path: Path) -> dict[str, float]:
+    """One job's seconds, cpu_seconds and max_rss_mb (NaN where Snakemake measured none:
+    a job shorter than its sampling interval) from its benchmark file."""
+    measured = pd.read_csv(path, sep="\t").iloc[-1]  # the last repeat, should there be several
+    return {"seconds": float(measured["s"]), "cpu_seconds": float(measured["cpu_time"]),
+            "max_rss_mb": float(pd.to_numeric(measured["max_rss"], errors="coerce"))}
 
 
 def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
