@@ -141,6 +141,9 @@ def test_ceilings_follow_the_audioset_labels() -> None:
         ({"irrelevant_sounds": ["Speech", "Piano"]}, r"\['Piano'\] are classes' sounds"),
         ({"irrelevant_sounds": ["Speech"], "audioset_sounds": None},
          r"irrelevant_sounds needs synthetic\.audioset_sounds"),
+        ({"spurious_splits": ["train"]}, r"spurious_splits needs synthetic\.irrelevant_sounds"),
+        ({"irrelevant_sounds": ["Speech"], "spurious_splits": ["train"]},
+         r"5 classes need as many irrelevant_sounds, one each, got 1"),
     ],
 )
 def test_bad_audioset_keys_are_named(change, message) -> None:
@@ -167,6 +170,40 @@ def test_background_sounds_replace_the_far_classes() -> None:
     own = synthetic.signatures(SPEC).set_index("label").loc[kept["label"], "sound_ids"]
     assert kept["sound_ids"].tolist() == own.tolist()
     assert plan.equals(synthetic.plan_clips(background))
+
+
+# Five background labels, one for each of SPEC's five classes.
+BACKGROUND = ["Speech", "Rain", "Car", "Siren", "Thunder"]
+SPURIOUS = {**SPEC, "audioset_labels": [*LABELS, *BACKGROUND[1:]], "irrelevant_sounds": BACKGROUND,
+            "spurious_splits": ["train"]}
+
+
+def test_spurious_splits_tie_each_class_to_its_own_background_sound() -> None:
+    """In training every irrelevant clip of a class carries the background sound tied to
+    it (the i-th class the i-th sound), a cue to the class; at test the sounds are drawn
+    as without the tie, so the cue is gone. The same clips are irrelevant either way."""
+    untied = {key: value for key, value in SPURIOUS.items() if key != "spurious_splits"}
+    plan, free = synthetic.plan_clips(SPURIOUS), synthetic.plan_clips(untied)
+    assert plan.drop(columns=["sound_from", "sound_ids"]).equals(
+        free.drop(columns=["sound_from", "sound_ids"]))
+    classes = synthetic.signatures(SPURIOUS)["label"].tolist()
+    train = plan[plan["irrelevant"] & (plan["split"] == "train")]
+    assert set(train["label"]) == set(classes)
+    own = dict(zip(classes, BACKGROUND, strict=True))
+    assert train.groupby("label")["sound_from"].agg(set).to_dict() == {
+        label: {sound} for label, sound in own.items()}
+    ids = synthetic.audioset_sound_ids(SPURIOUS["audioset_labels"])
+    assert train["sound_ids"].tolist() == [(ids[name],) for name in train["sound_from"]]
+    # At test: as drawn without the tie, so a sound mostly comes with another class.
+    assert plan[plan["split"] == "test"].equals(free[free["split"] == "test"])
+    test = plan[plan["irrelevant"] & (plan["split"] == "test")]
+    assert (test["sound_from"] != test["label"].map(own)).any()
+    assert plan.equals(synthetic.plan_clips(SPURIOUS))
+
+
+def test_spurious_splits_must_be_the_datasets_splits() -> None:
+    with pytest.raises(SyntheticSpecError, match=r"\['val'\] are not splits of clips_per"):
+        synthetic.plan_clips({**SPURIOUS, "spurious_splits": ["val"]})
 
 
 def test_irrelevant_needs_a_far_class() -> None:

@@ -1,15 +1,15 @@
 """IMD on the smoke tier: the idea holds, not only the code path.
 
 Each synthetic Kinetics class sounds like an AudioSet label its MiniLM dictionary names
-(and no other class's does), a quarter of the clips with sound carry a background sound
-that no class's dictionary names (irrelevant audio), and a small AST trained on a
-synthetic AudioSet hears those labels. So AST's labels meet the dictionary's for relevant
-clips far more than for irrelevant ones (the relevance target separates them), and the
-relevance network, trained on that target, learns to separate them on test clips.
+(and no other class's does), half of the clips with sound carry a background sound that
+no class's dictionary names (irrelevant audio), and a small AST trained on a synthetic
+AudioSet hears those labels. So AST's labels meet the dictionary's for relevant clips far
+more than for irrelevant ones (the relevance target separates them), and the relevance
+network, trained on that target, learns to separate them on test clips.
 
-Not asserted: that IMD beats late concatenation. Here both can learn to set a background
-sound aside (it carries no class), so nothing in the data favours IMD, and with 72 test
-clips and two seeds one clip is 1.4 points: the tables report the two side by side.
+The background sounds mislead: in training each class's are one sound of its own, at test
+any (synthetic.spurious_splits). Late concatenation learns them as cues and follows them
+at test; IMD drops them, so it beats late concatenation and seeing alone.
 """
 
 import numpy as np
@@ -84,10 +84,22 @@ def test_the_relevance_network_learns_to_separate_them(built):
 
 
 def test_fusing_sound_beats_seeing_only(built):
-    """Pairs that share the picture differ only in sound: IMD* hears it, RGB-Flow cannot."""
+    """Pairs that share the picture differ only in sound: IMD* hears it where it is relevant,
+    RGB-Flow cannot. Means of seeds 0-1 and of seeds 2-3 (direct runs): IMD* 87.5 and 84.0
+    against 77.8 and 78.5 (a test clip is 1.4 points)."""
     modalities = table(built, 3).top1_reproduced
-    assert modalities["Multi-modal, Audio-RGB-Flow"] > modalities["Bi-modal, RGB-Flow"] + 5
-    assert table(built, 5).top1_reproduced["IMD* (ours)"] > modalities["Bi-modal, RGB-Flow"]
+    assert modalities["Multi-modal, Audio-RGB-Flow"] > modalities["Bi-modal, RGB-Flow"] + 3
+    assert table(built, 5).top1_reproduced["IMD* (ours)"] > modalities["Bi-modal, RGB-Flow"] + 3
+
+
+def test_imd_drops_the_sound_late_concatenation_follows(built):
+    """Training's background sounds are cues to its classes that the test clips do not
+    keep: late concatenation follows them, IMD's relevance network drops them (the paper's
+    Table 5, IMD against late-concat). Means of seeds 0-1 and of seeds 2-3: late concat
+    75.0 and 75.0, IMD* 87.5 and 84.0, IMD 84.0 and 79.9."""
+    fusions = table(built, 5).top1_reproduced
+    assert fusions["IMD* (ours)"] > fusions["late-concat [7]"] + 5, fusions
+    assert fusions["IMD (ours)"] > fusions["late-concat [7]"] + 3, fusions
 
 
 def test_every_reproduced_cell_has_a_value_and_its_runs(built):

@@ -25,7 +25,8 @@ which the smoke tier trains a small AST; a video spec's `audioset_sounds` gives 
 the mixture of its labels' signatures, so that AST hears those labels in the class's
 clips, and `irrelevant_fraction` gives some clips a far class's sound instead, or with
 `irrelevant_sounds` a background sound (AudioSet labels no class sounds like), as real
-Kinetics clips often carry sound unrelated to their action: music, speech, traffic.
+Kinetics clips often carry sound unrelated to their action: music, speech, traffic; with
+`spurious_splits` a background sound that misleads (`_irrelevant_sounds`).
 """
 
 import colorsys
@@ -184,6 +185,8 @@ def _check(spec: dict) -> None:
         _check_audioset_sounds(spec, names)
     if "irrelevant_sounds" in spec:
         _check_irrelevant_sounds(spec)
+    if "spurious_splits" in spec:
+        _check_spurious_splits(spec, names)
 
 
 def _check_audioset_sounds(spec: dict, classes: list[str]) -> None:
@@ -233,6 +236,25 @@ def _check_irrelevant_sounds(spec: dict) -> None:
         raise SyntheticSpecError(
             f"synthetic.irrelevant_sounds: {used} are classes' sounds (audioset_sounds), so "
             "they would be relevant to those classes"
+        )
+
+
+def _check_spurious_splits(spec: dict, classes: list[str]) -> None:
+    """Each class is tied to a background sound of its own (`_spurious_sounds`)."""
+    if "irrelevant_sounds" not in spec:
+        raise SyntheticSpecError(
+            "synthetic.spurious_splits needs synthetic.irrelevant_sounds: the background "
+            "sounds tied to the classes"
+        )
+    if len(spec["irrelevant_sounds"]) < len(classes):
+        raise SyntheticSpecError(
+            f"synthetic.spurious_splits: {len(classes)} classes need as many "
+            f"irrelevant_sounds, one each, got {len(spec['irrelevant_sounds'])}"
+        )
+    unknown = sorted(set(spec["spurious_splits"]) - set(spec["clips_per_class"]))
+    if unknown:
+        raise SyntheticSpecError(
+            f"synthetic.spurious_splits: {unknown} are not splits of clips_per_class"
         )
 
 
@@ -382,29 +404,58 @@ def _irrelevant_sounds(spec: dict, plan: pd.DataFrame) -> pd.DataFrame:
     background sound), else the sound of a far class (one of another pair sharing none of
     its sounds).
 
+    With `spurious_splits` as well, in those splits (the training split) every irrelevant
+    clip of a class carries the one background sound tied to that class
+    (`_spurious_sounds`), while in the others any background sound, drawn at random. That
+    is the paper's irrelevant audio at its most harmful (§1: music goes with dancing in a
+    training set, and with driving or any edited video elsewhere): a sound that no class's
+    dictionary names, so that the relevance target calls it irrelevant, yet that predicts
+    the class in training. A fusion that keeps every clip's audio (late concatenation)
+    learns the sound as a cue to the class and follows it on test clips, where the same
+    sound comes with another class; IMD's relevance network, taught by the target to
+    drop it, keeps the classifier from learning it. Without the tie (a background sound at
+    random in every split) a fusion learns to set it aside as it does missing audio, and
+    nothing favours IMD.
+
     Drawn from a stream of their own among the clips with sound (a clip without sound has
-    no audio to be irrelevant), so every other draw stays as without the key. Adds
-    sound_ids (what is rendered), irrelevant and sound_from (the class, or the background
-    AudioSet label, whose sound it is).
+    no audio to be irrelevant), so every other draw stays as without the key; the tie
+    changes which sound, not which clips. Adds sound_ids (what is rendered), irrelevant
+    and sound_from (the class, or the background AudioSet label, whose sound it is).
     """
     table = signatures(spec).set_index("label")
     sources = _irrelevant_sources(spec, table)
+    tied = _spurious_sounds(spec, table)
+    spurious = set(spec.get("spurious_splits", []))
     rng = np.random.default_rng([spec["seed"], _STREAM_IRRELEVANT])
     fraction = spec.get("irrelevant_fraction", 0)
     sound_from = plan["label"].copy()
     sound_ids = table.loc[plan["label"], "sound_ids"].to_list()
     irrelevant = np.zeros(len(plan), bool)
     voiced = plan["has_audio"] & ~plan["silent"]
-    for (label, _), clips in plan[voiced].groupby(["label", "split"], sort=False):
+    for (label, split), clips in plan[voiced].groupby(["label", "split"], sort=False):
         count = round(fraction * len(clips))
         if count and not sources[label]:
             raise SyntheticSpecError(
                 f"synthetic.irrelevant_fraction: no class of another pair sounds unlike {label!r}"
             )
         for position in rng.choice(clips.index, size=count, replace=False):
-            name, ids = sources[label][rng.integers(len(sources[label]))]
+            # Drawn in every split, so that the stream, and the clips drawn after, are the
+            # same with the tie or without it.
+            drawn = sources[label][rng.integers(len(sources[label]))]
+            name, ids = tied[label] if split in spurious else drawn
             sound_from.loc[position], sound_ids[position], irrelevant[position] = name, ids, True
     return plan.assign(sound_ids=sound_ids, irrelevant=irrelevant, sound_from=sound_from)
+
+
+def _spurious_sounds(spec: dict, table: pd.DataFrame) -> dict[str, tuple]:
+    """The (name, sound ids) of the background sound tied to each class with
+    `spurious_splits`: the i-th class (`signatures` order) gets the i-th of
+    `irrelevant_sounds`, so no two classes share one. Empty without the key."""
+    if "spurious_splits" not in spec:
+        return {}
+    ids = audioset_sound_ids(spec["audioset_labels"])
+    return {label: (name, (ids[name],))
+            for label, name in zip(table.index, spec["irrelevant_sounds"], strict=False)}
 
 
 def _irrelevant_sources(spec: dict, table: pd.DataFrame) -> dict[str, list[tuple]]:
