@@ -5,10 +5,12 @@
 
 It writes, once, a frames, flow and AST store at the workflow's full size (config.yaml
 imd: frames spec imd4, 40 stored frames of 256 x 256 a clip, TV-L1 flow between them, a
-768-wide AST embedding), uncompressed as the media stage writes them, then times the
-training loader (8 frames every 4th stored frame, 224 crops with scale jitter and flips,
-RGB + flow + audio, as train.imd's loop asks for them) and the test loader (4 clips x 3
-crops a clip) for each worker count. The stores are random bytes: decoding costs the same.
+768-wide AST embedding), as the media and feature stages write them (frames as JPEG
+images, media.frame_store), then times the training loader (8 frames every 4th stored
+frame, 224 crops with scale jitter and flips, RGB + flow + audio, as train.imd's loop
+asks for them) and the test loader (4 clips x 3 crops a clip) for each worker count. The
+stores are random bytes: the same cost for flow and AST, a pessimistic one for frames,
+whose noise takes longer to decode as JPEG than a video's pictures.
 The first pass over a new store reads the disk; each timing follows one untimed batch,
 so the page cache is warm as it is in a long run whose shards fit in memory.
 """
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from avrepro.media.frame_store import FrameStore, write_frames
 from avrepro.train.imd_data import IMDClips, Sampling, Views, open_audio, read_column, select
 
 STORED, SIDE, WIDTH = 40, 256, 768  # imd4: 4 fps x 10 s of 256-px squares; AST-B's width
@@ -35,8 +38,8 @@ def write_stores(root: Path, clips: int, seed: int = 0) -> dict[str, list[Path]]
     rng = np.random.default_rng(seed)
     ids = np.array([f"clip{i:05d}" for i in range(clips)])
     n_valid = np.full(clips, STORED)
-    np.savez(paths["frames"][0], clip_id=ids, n_valid=n_valid,
-             frames=rng.integers(0, 256, (clips, STORED, SIDE, SIDE, 3), dtype=np.uint8))
+    write_frames(paths["frames"][0], "fps", ids,
+                 rng.integers(0, 256, (clips, STORED, SIDE, SIDE, 3), dtype=np.uint8))
     np.savez(paths["flow"][0], clip_id=ids, n_valid=n_valid - 1,
              flow=rng.integers(0, 256, (clips, STORED - 1, SIDE, SIDE, 2), dtype=np.uint8))
     np.savez(paths["ast"][0], clip_id=ids, has_audio=np.ones(clips, bool),
@@ -47,11 +50,11 @@ def write_stores(root: Path, clips: int, seed: int = 0) -> dict[str, list[Path]]
 
 def dataset(paths: dict[str, list[Path]]) -> IMDClips:
     ids = [str(c) for c in np.load(paths["frames"][0])["clip_id"]]
-    frames, where = select(paths["frames"], "frames", ids)
+    frames = FrameStore(paths["frames"]).select(ids)
     flow, where_flow = select(paths["flow"], "flow", ids)
     audio = open_audio(paths["ast"], ids, ["x"] * len(ids), None, None, None)
     return IMDClips(np.zeros(len(ids), np.int64), Sampling(frames=8, stride=4),
-                    read_column(paths["frames"], "n_valid")[where], frames=frames, flow=flow,
+                    frames.n_valid, frames=frames, flow=flow,
                     n_fields=read_column(paths["flow"], "n_valid")[where_flow], audio=audio)
 
 

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from avrepro.data.manifest import read_manifest
@@ -11,15 +10,15 @@ from avrepro.figures.common import save
 from avrepro.figures.maivar import fig9_representations
 from avrepro.jobs import job
 from avrepro.media.audio import load_wav
+from avrepro.media.frame_store import FrameStore
 
 audio_dir = Path(snakemake.input.audio)
 
 with job(snakemake.log[0]):
     audio_ok = pd.read_csv(audio_dir / "index.csv").query("audio_status == 'ok'").clip_id
-    with np.load(snakemake.input.frames) as data:
-        frame_ids = list(data["clip_id"])
-        clip_id = next(c for c in frame_ids if c in set(audio_ok))  # first clip with both
-        frames = data["frames"][frame_ids.index(clip_id)]
+    store = FrameStore([Path(snakemake.input.frames)])
+    clip_id = next(c for c in store.clip_ids if c in set(audio_ok))  # first clip with both
+    frames = store.select([clip_id]).read(0)
     samples, rate = load_wav(audio_dir / f"{clip_id}.wav")
     rendered = render_all(samples.mean(axis=0), rate, snakemake.params.image_size)
     images = {SHORT_CODES[name]: image for name, image in rendered.items()}

@@ -33,6 +33,7 @@ with job(snakemake.log[0]):
                                "frames": [Path(p) for p in inputs.frames_media]},
                 hparams=params.hparams, seed=seed, out_dir=out_dir,
                 weights=Path(inputs.weights) if inputs.get("weights") else None, device=device,
+                workers=snakemake.threads - 1,  # frame decoders beside the training process
                 **checkpointing,
             )
         print({k: v for k, v in metrics.items() if k != "confusion"})

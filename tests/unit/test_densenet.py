@@ -13,6 +13,7 @@ from avrepro.features.weights import (
     load_state_dict_strict,
     to_backbone_state_dict,
 )
+from avrepro.media.frame_store import FrameStore, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +62,14 @@ def test_shard_features_zero_the_windows_past_a_clips_length(model, tmp_path):
     shard = tmp_path / "frames.npz"
     clips = frames((2, 3, 1, 64, 64, 3))  # 2 clips, 3 windows of 1 frame
     clips[1, 2] = 0  # the sampler's zero padding
-    np.savez(shard, clip_id=np.array(["a", "b"]), frames=clips, n_valid=np.array([3, 2]))
+    write_frames(shard, "clips", ["a", "b"], clips, np.array([3, 2]))
     ids, features, n_valid = densenet.shard_features(shard, None, batch_size=8, device="cpu")
     assert list(ids) == ["a", "b"] and list(n_valid) == [3, 2]
     assert features.shape == (2, 3, 1920, 2, 2) and features.dtype == np.float16  # as stored
     assert not features[1, 2].any()  # padding is zeros, not the network's view of black
     assert features[0, 2].any()
-    np.testing.assert_allclose(features[0, 0], densenet.clip_maps(model, clips[0, :1])[0],
+    stored = FrameStore([shard]).read(0, [0])  # the window's frames as the shard gives them
+    np.testing.assert_allclose(features[0, 0], densenet.clip_maps(model, stored)[0],
                                rtol=1e-3, atol=1e-4)  # float16's 3 significant digits
 
 

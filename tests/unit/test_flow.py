@@ -20,6 +20,7 @@ from avrepro.media.flow import (
     raft_flow,
     tvl1_flow,
 )
+from avrepro.media.frame_store import FrameStore, write_frames
 from avrepro.media.shards import sample_frames_shard
 
 # Fewer scales than OpenCV's 5 keep the tests fast; a 3-px shift needs no deep pyramid.
@@ -101,12 +102,13 @@ def test_flow_shard_of_an_fps_frames_shard(tmp_path: Path) -> None:
     assert sorted(p.name for p in out_path.parent.iterdir()) == ["shard-0.npz"]  # no temp file
     with zipfile.ZipFile(out_path) as archive:  # flow compresses well: stored deflated
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
-    with np.load(out_path) as shard, np.load(frames_npz) as frames_shard:
+    with np.load(out_path) as shard:
         assert set(shard.files) == {"clip_id", "flow", "n_valid"}
         assert shard["clip_id"].tolist() == ["a"] and shard["n_valid"].tolist() == [11]
         flow = shard["flow"]
         assert flow.shape == (1, 17, 32, 32, 2) and flow.dtype == np.uint8
-        expected = quantize_flow(tvl1_flow(frames_shard["frames"][0, :12], {"nscales": 3}))
+        stored = FrameStore([frames_npz]).read(0, range(12))  # the frames as decoded
+        expected = quantize_flow(tvl1_flow(stored, {"nscales": 3}))
         np.testing.assert_array_equal(flow[0, :11], expected)
         assert not flow[0, 11:].any()  # zeros past the valid flows
 
@@ -116,7 +118,7 @@ def test_flow_shard_pads_clips_of_one_frame_and_keeps_empty_shards(tmp_path: Pat
     frames[0] = moving_texture(4, 32, dx=1, dy=1)
     frames[1, :1] = moving_texture(1, 32, dx=0, dy=0, seed=1)
     shard_path = tmp_path / "frames.npz"
-    np.savez(shard_path, clip_id=np.array(["moving", "still"]), frames=frames, n_valid=[4, 1])
+    write_frames(shard_path, "fps", ["moving", "still"], frames, np.array([4, 1]))
 
     index = flow_shard(shard_path, tmp_path / "flow.npz", TVL1, device="cpu")
     assert index["n_flows"].tolist() == [3, 0]
@@ -128,7 +130,7 @@ def test_flow_shard_pads_clips_of_one_frame_and_keeps_empty_shards(tmp_path: Pat
     np.testing.assert_allclose(interior_mean(moving), [[1, 1]] * 3, atol=0.15)
 
     empty = tmp_path / "empty.npz"
-    np.savez(empty, clip_id=np.array([], dtype=str), frames=frames[:0], n_valid=np.zeros(0, int))
+    write_frames(empty, "fps", [], frames[:0], np.zeros(0, int))
     assert flow_shard(empty, tmp_path / "empty-flow.npz", TVL1).empty
     with np.load(tmp_path / "empty-flow.npz") as shard:
         assert shard["flow"].shape == (0, 3, 32, 32, 2)
@@ -152,8 +154,8 @@ def test_a_bad_flow_config_is_named_before_any_work(
 
 
 def test_flow_needs_a_shard_of_consecutive_frames(tmp_path: Path) -> None:
-    tsn_shard = tmp_path / "tsn.npz"  # the tsn sampler's segment centres have no n_valid
-    np.savez(tsn_shard, clip_id=np.array(["a"]), frames=np.zeros((1, 3, 8, 8, 3), np.uint8))
+    tsn_shard = tmp_path / "tsn.npz"  # the tsn sampler's segment centres
+    write_frames(tsn_shard, "tsn", ["a"], np.zeros((1, 3, 8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="tsn.npz: flow needs consecutive frames"):
         flow_shard(tsn_shard, tmp_path / "flow.npz", TVL1)
 

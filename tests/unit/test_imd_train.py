@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from avrepro.data.audioset import read_audioset_labels
+from avrepro.media.frame_store import write_frames
 from avrepro.savld import read_dictionary
 from avrepro.train import imd as T
 from avrepro.train import imd_data as I
@@ -60,8 +61,7 @@ def make_set(tmp_path, fixtures_dir, seed=0):
     ids = m.clip_id.to_numpy(dtype=str)
     half = n // 2  # two shards each
     for s, part in enumerate((slice(0, half), slice(half, n))):
-        np.savez(tmp_path / f"frames-{s}.npz", clip_id=ids[part], frames=frames[part],
-                 n_valid=n_valid[part])
+        write_frames(tmp_path / f"frames-{s}.npz", "fps", ids[part], frames[part], n_valid[part])
         np.savez(tmp_path / f"flow-{s}.npz", clip_id=ids[part], flow=flow[part],
                  n_valid=n_valid[part] - 1)
     has_audio = m.has_audio.to_numpy()

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from avrepro.features.store import WindowStore, read_windows, write_shard
 from avrepro.models.mafnet import MAFnet
 from avrepro.papers import load_metafile
 from avrepro.train import mafnet
@@ -150,8 +151,9 @@ def test_run_writes_a_complete_run_folder(tmp_path, variant, model_kwargs):
     # model.pt rebuilds the model of the best epoch.
     model = mafnet.load_model(out / "model.pt")
     test = splits["test"].split(model.needs_maps)
+    inputs, _ = next(test.batches(len(test)))  # the whole split, in order
     with torch.no_grad():
-        again = model(*test.inputs).argmax(1).numpy()
+        again = model(*inputs).argmax(1).numpy()
     np.testing.assert_array_equal(again, predictions.prediction.to_numpy())
 
 
@@ -177,11 +179,17 @@ def test_clips_check_names_the_split_and_array():
         clips.check("train")
 
 
-def test_unneeded_maps_are_pooled_before_training():
-    clips = data(4)
+def test_unneeded_maps_are_pooled_before_training_and_needed_ones_read_per_batch(monkeypatch):
+    monkeypatch.setattr(mafnet, "CHUNK", 3)  # pooled a chunk at a time
+    clips = data(8)
     split = clips.split({"audio": True, "visual": False})
-    assert split.inputs[0].shape == (4, 3, 8, 2, 2) and split.inputs[1].shape == (4, 3, 12)
-    np.testing.assert_allclose(split.inputs[1].numpy(), clips.visual.mean((-2, -1)), rtol=1e-6)
+    assert split.inputs[0].shape == (8, 3, 8, 2, 2) and split.inputs[1].shape == (8, 3, 12)
+    assert isinstance(split.inputs[0], mafnet.Windows)
+    assert np.array_equal(split.inputs[1].numpy(), clips.visual.mean((-2, -1), dtype=np.float32))
+    (audio, visual), labels = next(split.batches(3, torch.Generator().manual_seed(0)))
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(0))[:3].numpy()
+    assert audio.dtype == torch.float32 and np.array_equal(audio.numpy(), clips.audio[order])
+    assert np.array_equal(visual.numpy(), split.inputs[1].numpy()[order])
     assert isinstance(split, Split)
 
 
@@ -198,8 +206,6 @@ def test_film_embeddings_of_every_valid_window(tmp_path):
 
 
 def write_window_stores(tmp_path, ids, audio_n, visual_n, t=3):
-    from avrepro.features.store import write_shard
-
     audio = np.zeros((len(ids), t, 4, 2, 2), np.float16)
     visual = np.zeros((len(ids), t, 5, 2, 2), np.float16)
     for i, (a, v) in enumerate(zip(audio_n, visual_n, strict=True)):
@@ -238,6 +244,7 @@ def test_load_clips_holds_out_validation_where_the_dataset_has_none(tmp_path):
         split.check("any")  # zeros past every clip's length
         assert (split.lengths == 3).all()  # max(3, 2) or max(2, 3)
     assert clips["train"].visual.dtype == np.float16  # float32 only when split for the loop
+    assert isinstance(clips["train"].visual, WindowStore)  # left in the shards
 
 
 def test_load_clips_keeps_a_datasets_own_validation_split(tmp_path):
@@ -254,3 +261,108 @@ def test_load_clips_keeps_a_datasets_own_validation_split(tmp_path):
     clips = mafnet.load_clips(tmp_path / "m.csv", [tmp_path / "audio.npz"],
                               [tmp_path / "visual.npz"], media, val_fraction=0.2)
     assert sorted(clips["val"].clip_ids) == ["c0_05", "c1_05", "c2_05"]
+
+
+def write_toy_dataset(tmp_path, t=4):
+    """A toy dataset on disk: manifest, media indexes, and audio and visual window stores of
+    separable maps, each store in two shards with its own order of the clips."""
+    from manifests import toy_manifest
+
+    from avrepro.data.manifest import write_manifest
+
+    rows = toy_manifest(n_per_class=14)
+    rows.loc[rows.clip_id.str.endswith(("_04", "_05")), "split"] = "val"
+    write_manifest(rows, tmp_path / "m.csv")
+    ids = rows.clip_id.to_numpy()
+    media = write_media_indexes(tmp_path, list(ids), broken={"c2_12"})
+    toy = data(len(ids), t=t, seed=3)
+    labels = rows.label_index.to_numpy()
+    rng = np.random.default_rng(1)
+    shards = {}
+    for key, maps in (("audio", toy.audio), ("visual", toy.visual)):
+        maps = maps.astype(np.float16)  # as the extractors store them
+        maps[:, :, 1] += 3 * labels[:, None, None, None]  # the manifest's class, not toy's
+        maps[np.arange(t)[None, :] >= toy.lengths[:, None]] = 0
+        n_valid = toy.lengths if key == "visual" else np.minimum(toy.lengths, 2)
+        order = rng.permutation(len(ids))
+        shards[key] = [tmp_path / f"{key}-{i}.npz" for i in range(2)]
+        for path, part in zip(shards[key], np.array_split(order, [len(ids) // 3]), strict=True):
+            write_shard(path, ids[part], maps[part], n_valid=n_valid[part])
+    return tmp_path / "m.csv", shards, media
+
+
+def in_memory(splits: dict) -> dict:
+    """The splits with their maps read whole from the stores, as load_clips read them
+    before it streamed them (read_windows, then rows by clip id)."""
+    out = {}
+    for name, clips in splits.items():
+        maps = {}
+        for key in ("audio", "visual"):
+            store = getattr(clips, key)
+            paths = [Path(a.filename) for a in store.features]
+            ids, whole, _ = read_windows(paths)
+            position = {c: i for i, c in enumerate(ids)}
+            maps[key] = whole[[position[c] for c in clips.clip_ids]]
+        out[name] = mafnet.Clips(clips.clip_ids, maps["audio"], maps["visual"], clips.lengths,
+                                 clips.labels)
+    return out
+
+
+@pytest.mark.parametrize(("variant", "model_kwargs"), [
+    (FULL, SMALL),  # both paths' maps read per batch, the visual update dropped at random
+    ("dmrn", {"lstm_hidden": 8, "attention_hidden": 8}),  # visual maps, pooled audio
+])
+def test_runs_streamed_from_the_shards_equal_runs_on_the_whole_arrays(
+        tmp_path, monkeypatch, variant, model_kwargs):
+    monkeypatch.setattr(mafnet, "CHUNK", 5)  # checks and pooling over several chunks
+    manifest, shards, media = write_toy_dataset(tmp_path)
+    streamed = mafnet.load_clips(manifest, shards["audio"], shards["visual"], media, 0.1)
+    assert isinstance(streamed["train"].audio, WindowStore)
+    whole = in_memory(streamed)
+    assert isinstance(whole["train"].audio, np.ndarray)
+    params = hparams(3) | {"model": model_kwargs}
+    params["schedule"]["batch_size"] = 7  # batch norm needs two clips in the last batch
+    sources = [*shards["audio"], *shards["visual"]]
+    a = mafnet.run(variant, "ave", streamed, 3, params, seed=1, out_dir=tmp_path / "a",
+                   sources=sources)
+    b = mafnet.run(variant, "ave", whole, 3, params, seed=1, out_dir=tmp_path / "b",
+                   sources=sources)
+    assert a == b and a["clips"] == {"train": 25, "val": 6, "test": 8}
+    assert (tmp_path / "a" / "history.csv").read_text() == (
+        tmp_path / "b" / "history.csv").read_text()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "predictions.parquet"),
+                                  pd.read_parquet(tmp_path / "b" / "predictions.parquet"))
+    state_a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state"]
+    state_b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state"]
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    if variant == FULL:  # Figure 7's embeddings, streamed too
+        model = mafnet.load_model(tmp_path / "a" / "model.pt")
+        for x, y in zip(mafnet.film_embeddings(model, streamed["test"], batch_size=3),
+                        mafnet.film_embeddings(model, whole["test"], batch_size=3), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_streamed_clips_are_checked_chunk_by_chunk(tmp_path, monkeypatch):
+    from manifests import toy_manifest
+
+    from avrepro.data.manifest import write_manifest
+
+    monkeypatch.setattr(mafnet, "CHUNK", 4)
+    rows = toy_manifest(n_per_class=10)
+    rows.loc[rows.clip_id.str.endswith("_04"), "split"] = "val"  # no holdout drawn
+    write_manifest(rows, tmp_path / "m.csv")
+    ids = rows.clip_id.tolist()
+    write_window_stores(tmp_path, ids, [3] * 30, [2] * 30, t=4)  # lengths 3 of 4 windows
+    # c2_09, the last training clip, has a visual window past its length that is not zeros,
+    # in its store's shard on disk.
+    with np.load(tmp_path / "visual.npz") as stored:
+        visual = stored["features"].copy()
+    visual[ids.index("c2_09"), 3] = 1
+    write_shard(tmp_path / "visual.npz", ids, visual, n_valid=np.full(30, 2))
+    clips = mafnet.load_clips(tmp_path / "m.csv", [tmp_path / "audio.npz"],
+                              [tmp_path / "visual.npz"], write_media_indexes(tmp_path, ids, set()),
+                              val_fraction=0.2)
+    clips["test"].check("test")
+    assert clips["train"].clip_ids[-1] == "c2_09" and len(clips["train"].clip_ids) > 4
+    with pytest.raises(ValueError, match="train: visual windows past a video's length"):
+        clips["train"].check("train")

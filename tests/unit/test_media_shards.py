@@ -1,6 +1,7 @@
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,12 +10,20 @@ from clips import make_clip
 from avrepro.media.audio import load_wav
 from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 from avrepro.media.ffmpeg import ffmpeg_binary
+from avrepro.media.frame_store import FrameStore, encode_jpeg
 from avrepro.media.frames import sample_fps, sample_tsn
 from avrepro.media.shards import (
     FRAMES_INDEX_COLUMNS,
     extract_audio_shard,
     sample_frames_shard,
 )
+
+
+def as_stored(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) frames as a frames shard gives them back: each a JPEG round trip."""
+    return np.stack([cv2.imdecode(np.frombuffer(encode_jpeg(f), np.uint8), cv2.IMREAD_COLOR_RGB)
+                     for f in frames])
+
 
 TSN_SPEC = {"sampler": "tsn", "segments": 3, "short_side": 32, "crop": 24}
 CLIPS_SPEC = {"sampler": "clips", "clips": 4, "frames_per_clip": 2, "short_side": 32, "crop": 24}
@@ -132,12 +141,14 @@ def test_tsn_frames_shard(manifest: pd.DataFrame, tmp_path: Path) -> None:
         "gone": "skipped",
     }
     assert sorted(p.name for p in out_path.parent.iterdir()) == ["shard-000.npz"]
-    with np.load(out_path) as shard:
-        assert set(shard.files) == {"clip_id", "frames"}
-        assert list(shard["clip_id"]) == ["av", "silent", "mislabelled"]
-        assert shard["frames"].shape == (3, 3, 24, 24, 3) and shard["frames"].dtype == np.uint8
-        expected = sample_tsn(manifest["path"][0], n_segments=3, short_side=32, crop=24)
-        np.testing.assert_array_equal(shard["frames"][0], expected)
+    shard = FrameStore([out_path])
+    assert list(shard.clip_ids) == ["av", "silent", "mislabelled"]
+    assert shard.sampler == "tsn" and shard.clip_shape == (3, 24, 24, 3)
+    assert shard.n_valid.tolist() == [3, 3, 3]
+    frames = shard.read(0)
+    expected = sample_tsn(manifest["path"][0], n_segments=3, short_side=32, crop=24)
+    assert frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, as_stored(expected))
 
 
 def test_clips_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_path: Path) -> None:
@@ -145,26 +156,26 @@ def test_clips_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_p
     index = sample_frames_shard(manifest.iloc[:1], CLIPS_SPEC, out_path)
     assert statuses(index, "frames_status") == {"av": "ok"}
 
-    with np.load(out_path) as shard:
-        frames, n_valid = shard["frames"], shard["n_valid"]
+    shard = FrameStore([out_path])
+    frames, n_valid = shard.read(0), shard.n_valid
     # The 2-s clip fills two of the four one-second clips; the rest are zeros.
-    assert frames.shape == (1, 4, 2, 24, 24, 3)
+    assert shard.clip_shape == (4, 2, 24, 24, 3) and frames.shape == (4, 2, 24, 24, 3)
     assert n_valid.tolist() == [2]
-    assert frames[0, :2].mean() > 20
-    assert not frames[0, 2:].any()
+    assert frames[:2].mean() > 20
+    assert not frames[2:].any()
 
 
 def test_fps_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_path: Path) -> None:
     out_path = tmp_path / "shard-003.npz"
     spec = {"sampler": "fps", "fps": 2, "seconds": 3, "size": 24}
     sample_frames_shard(manifest.iloc[:1], spec, out_path)
-    with np.load(out_path) as shard:
-        frames, n_valid = shard["frames"], shard["n_valid"]
+    shard = FrameStore([out_path])
+    frames, n_valid = shard.read(0), shard.n_valid
     # The 2-s clip gives 4 of the 6 frames of 3 s at 2 fps; the rest are zeros.
-    assert frames.shape == (1, 6, 24, 24, 3)
+    assert frames.shape == (6, 24, 24, 3)
     assert n_valid.tolist() == [4]
-    assert frames[0, :4].mean() > 20
-    assert not frames[0, 4:].any()
+    assert frames[:4].mean() > 20
+    assert not frames[4:].any()
 
 
 def test_fps_frames_shard_with_a_centre_crop(manifest: pd.DataFrame, tmp_path: Path) -> None:
@@ -172,13 +183,13 @@ def test_fps_frames_shard_with_a_centre_crop(manifest: pd.DataFrame, tmp_path: P
     out_path = tmp_path / "shard-004.npz"
     spec = {"sampler": "fps", "fps": 6, "seconds": 3, "short_side": 32, "crop": 24}
     sample_frames_shard(manifest.iloc[:1], spec, out_path)
-    with np.load(out_path) as shard:
-        frames, n_valid = shard["frames"], shard["n_valid"]
-    assert frames.shape == (1, 18, 24, 24, 3)
+    shard = FrameStore([out_path])
+    frames, n_valid = shard.read(0), shard.n_valid
+    assert frames.shape == (18, 24, 24, 3)
     assert n_valid.tolist() == [12]  # the 2-s clip fills 12 of the 18 slots
     expected = sample_fps(manifest["path"][0], rate=6, seconds=3, short_side=32, crop=24)
-    np.testing.assert_array_equal(frames[0, :12], expected)
-    assert not frames[0, 12:].any()
+    np.testing.assert_array_equal(frames[:12], as_stored(expected))
+    assert not frames[12:].any()
 
 
 def test_a_shard_without_usable_clips_still_writes_its_archive(
@@ -187,9 +198,8 @@ def test_a_shard_without_usable_clips_still_writes_its_archive(
     out_path = tmp_path / "shard-002.npz"
     index = sample_frames_shard(manifest.iloc[4:], TSN_SPEC, out_path)
     assert set(index["frames_status"]) == {"skipped"}
-    with np.load(out_path) as shard:
-        assert shard["clip_id"].shape == (0,)
-        assert shard["frames"].shape == (0, 3, 24, 24, 3)
+    shard = FrameStore([out_path])
+    assert len(shard) == 0 and shard.clip_shape == (3, 24, 24, 3)
 
 
 @pytest.mark.parametrize(

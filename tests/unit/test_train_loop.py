@@ -138,3 +138,31 @@ def test_test_accuracy_is_recorded_per_epoch_only_when_asked(tmp_path):
     assert [sorted(h) for h in result.history] == [sorted([*plain.history[0], "test_acc"])] * 2
     # Evaluating the test set changes nothing else: the same weights, the same history.
     assert [{k: h[k] for k in plain.history[0]} for h in result.history] == plain.history
+
+
+class Squares:
+    """A split input read per batch (as a store is): example i is the row [i, i * i]."""
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        return torch.stack([idx, idx * idx], dim=1)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_input_read_per_batch_gives_the_batches_of_a_tensor(workers):
+    labels = torch.arange(10) % 3
+    read = Split(inputs=(Squares(),), labels=labels, workers=workers)
+    held = Split(inputs=(torch.stack([torch.arange(10), torch.arange(10) ** 2], 1),),
+                 labels=labels)
+    for generator in (None, 5):
+        batches = [list(s.batches(4, generator and torch.Generator().manual_seed(generator)))
+                   for s in (read, held)]
+        assert [len(b[1]) for b in batches[0]] == [4, 4, 2]
+        for ((x,), y), ((x_held,), y_held) in zip(*batches, strict=True):
+            assert torch.equal(x, x_held) and torch.equal(y, y_held)
+    # Workers draw nothing from torch's global generator (dropout's): a run's draws do
+    # not depend on them.
+    torch.manual_seed(0)
+    list(read.batches(4, torch.Generator().manual_seed(1)))
+    after = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(3))

@@ -13,6 +13,7 @@ from torch import nn
 from avrepro.features.bninception import BNInception
 from avrepro.features.store import read_windows
 from avrepro.features.weights import WeightsMismatchError, read_state_dict
+from avrepro.media.frame_store import write_frames
 from avrepro.models.maivar import MLP
 from avrepro.models.tsn import TSN, cross_modality
 from avrepro.train import tsn as T
@@ -191,23 +192,21 @@ def test_validation_snippets_are_segment_middles():
     assert T.val_starts(np.array([6, 2]), 3, 5).tolist() == [[0, 0, 0], [0, 0, 0]]
 
 
-def _store(tmp_path, modality, n_items, length=6, size=8):
-    """A shard whose item t of clip i holds the value 10 * i + t (x) and 100 + t (y)."""
-    channels = 3 if modality == "rgb" else 2
-    data = np.zeros((len(n_items), length, size, size, channels), np.uint8)
+def _flow_store(tmp_path, n_items, length=6, size=8):
+    """A flow shard whose field t of clip i holds the value 10 * i + t (x) and 100 + t (y)."""
+    data = np.zeros((len(n_items), length, size, size, 2), np.uint8)
     for i, n in enumerate(n_items):
         for t in range(n):
             data[i, t] = 10 * i + t
-            if modality == "flow":
-                data[i, t, ..., 1] = 100 + t
-    path = tmp_path / f"{modality}.npz"
+            data[i, t, ..., 1] = 100 + t
+    path = tmp_path / "flow.npz"
     np.savez(path, clip_id=np.array([f"c{i}" for i in range(len(n_items))]),
-             n_valid=np.array(n_items), **{T.ARRAY[modality]: data})
-    return T.open_store([path], modality)[1]
+             n_valid=np.array(n_items), flow=data)
+    return T.open_store([path], "flow")[1]
 
 
 def test_flow_stacks_clamp_at_the_clips_end_and_interleave_x_and_y(tmp_path):
-    store = _store(tmp_path, "flow", [5, 2, 0])
+    store = _flow_store(tmp_path, [5, 2, 0])
     assert store.n_frames.tolist() == [6, 3, 1] and store.length == 7
     x = store.snippets(np.array([0, 1, 2]), np.array([[0, 3], [1, 0], [0, 0]]), 3)
     assert x.shape == (3, 2, 6, 8, 8) and x.dtype == torch.uint8
@@ -226,9 +225,21 @@ def test_open_array_maps_stored_shards_and_reads_compressed_ones(tmp_path):
     assert np.array_equal(T.open_array(tmp_path / "b.npz", "flow"), data)
     with pytest.raises(ValueError, match="no array 'frames'"):
         T.open_array(tmp_path / "a.npz", "frames")
-    with pytest.raises(ValueError, match=r"expected \(N, T, H, W, 3\)"):
-        np.savez(tmp_path / "c.npz", clip_id=np.array(["a", "b"]), frames=data)
-        T.open_store([tmp_path / "c.npz"], "rgb")
+
+
+def test_rgb_snippets_decode_the_frames_of_an_fps_shard(tmp_path):
+    frames = np.zeros((2, 4, 8, 8, 3), np.uint8)
+    frames[:, :, :, :] = (10 * np.arange(2)[:, None] + 40 * np.arange(4))[..., None, None, None]
+    write_frames(tmp_path / "f.npz", "fps", ["a", "b"], frames, np.array([4, 2]))
+    ids, store = T.open_store([tmp_path / "f.npz"], "rgb")
+    assert list(ids) == ["a", "b"] and store.length == 4 and store.frame_size == (8, 8)
+    x = store.subset(np.array([1, 0])).snippets(np.array([0, 1]), np.array([[1], [2]]), 2)
+    assert x.shape == (2, 1, 6, 8, 8)
+    # Grey pictures survive JPEG; past clip b's 2 real frames its last one repeats.
+    assert x[:, 0, ::3, 0, 0].tolist() == [[50, 50], [80, 120]]
+    write_frames(tmp_path / "w.npz", "clips", ["a"], frames[:1, None])
+    with pytest.raises(ValueError, match=r"expected \(T, H, W, 3\)"):
+        T.open_store([tmp_path / "w.npz"], "rgb")
 
 
 def test_multiscale_crops_follow_tsn():
@@ -363,7 +374,7 @@ def make_clips(tmp_path, train=20, test=4, seed=0):
             flow[i, t, ..., 0] = np.clip(rng.normal(128, 8, (SIZE, SIZE)), 0, 255)
             flow[i, t, ..., 1] = np.clip(rng.normal(128 + SPEEDS[k], 8, (SIZE, SIZE)), 0, 255)
     ids = m.clip_id.to_numpy(dtype=str)
-    np.savez(tmp_path / "frames.npz", clip_id=ids, frames=frames, n_valid=n_frames)
+    write_frames(tmp_path / "frames.npz", "fps", ids, frames, n_frames)
     has_flow = m.clip_id != "c2_00"
     np.savez(tmp_path / "flow.npz", clip_id=ids[has_flow], flow=flow[has_flow],
              n_valid=n_frames[has_flow] - 1)

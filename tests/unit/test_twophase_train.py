@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from avrepro.features.store import read_store, write_shard
+from avrepro.media.frame_store import FrameStore, write_frames
 from avrepro.models.twophase import Branch
 from avrepro.train import twophase as tp
 from avrepro.variants import twophase as variants
@@ -98,7 +99,10 @@ def test_clip_outputs_average_the_real_frames_of_each_clip():
     model = Branch(nn.Flatten(1), feature_dim=4, n_classes=3)
     clips = np.random.default_rng(0).normal(size=(3, 3, 2, 2)).astype(np.float32)
     n_valid = np.array([3, 1, 2])  # clip 1 has one real frame, then padding
-    out = tp.clip_outputs(model, clips, n_valid, batch_size=4, device=torch.device("cpu"))
+    read = []
+    out = tp.clip_outputs(model, lambda a, b: read.append((a, b)) or clips[a:b], n_valid, 3,
+                          batch_size=4, device=torch.device("cpu"))
+    assert read == [(0, 1), (1, 2), (2, 3)]  # a forward pass of at most 4 frames at a time
     model.eval()
     for i, n in enumerate(n_valid):
         h, logits = model.embeddings(torch.from_numpy(clips[i, :n]))
@@ -108,13 +112,31 @@ def test_clip_outputs_average_the_real_frames_of_each_clip():
                                    rtol=1e-5, atol=1e-6)
 
 
-def test_read_frames_defaults_to_every_frame_real(tmp_path):
-    np.savez(tmp_path / "a.npz", clip_id=np.array(["x", "y"]), frames=np.zeros((2, 4, 3, 3, 3)))
-    np.savez(tmp_path / "b.npz", clip_id=np.array(["z"]), frames=np.zeros((1, 4, 3, 3, 3)),
-             n_valid=np.array([2]))
-    ids, frames, n_valid = tp.read_frames([tmp_path / "a.npz", tmp_path / "b.npz"])
-    assert list(ids) == ["x", "y", "z"] and frames.shape == (3, 4, 3, 3, 3)
-    assert list(n_valid) == [4, 4, 2]
+@pytest.mark.parametrize("workers", [0, 2])
+def test_streamed_frames_are_the_examples_of_the_loaded_frames_in_their_order(tmp_path,
+                                                                              workers):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 4, 8, 8, 3), dtype=np.uint8)
+    n_valid = np.array([4, 1, 3, 4, 2])
+    frames[np.arange(4)[None, :] >= n_valid[:, None]] = 0
+    write_frames(tmp_path / "a.npz", "fps", ["a", "b", "c"], frames[:3], n_valid[:3])
+    write_frames(tmp_path / "b.npz", "fps", ["d", "e"], frames[3:], n_valid[3:])
+    store = FrameStore([tmp_path / "a.npz", tmp_path / "b.npz"]).select(["e", "a", "c", "b"])
+    labels = np.array([2, 0, 1, 0])
+    streamed = tp.stored_frame_split(store, labels, workers)
+    # Before: the clips' frames loaded (here, as the store decodes them), each real frame
+    # an example.
+    decoded = np.stack([store.read(i) for i in range(len(store))])
+    loaded = tp.frame_split(decoded, store.n_valid, labels)
+    assert len(streamed) == len(loaded) == 2 + 4 + 3 + 1
+    assert torch.equal(streamed.labels, loaded.labels)
+    for generator in (None, 7):  # evaluation's order, and a training epoch's
+        batches = [list(split.batches(3, generator and torch.Generator().manual_seed(7)))
+                   for split in (streamed, loaded)]
+        assert len(batches[0]) == len(batches[1]) == 4
+        for ((x,), y), ((x_loaded,), y_loaded) in zip(*batches, strict=True):
+            assert x.dtype == torch.uint8 and torch.equal(x, x_loaded)
+            assert torch.equal(y, y_loaded)
 
 
 # --- run folders ---------------------------------------------------------------------
@@ -185,8 +207,7 @@ def test_visual_branch_run_trains_on_frames_and_averages_clips(tmp_path):
     n_valid = np.full(len(m), 2)
     n_valid[::3] = 1  # short clips: their second frame is padding
     frames[n_valid == 1, 1] = 0
-    np.savez(tmp_path / "frames.npz", clip_id=m.clip_id.to_numpy(dtype=str), frames=frames,
-             n_valid=n_valid)
+    write_frames(tmp_path / "frames.npz", "fps", m.clip_id, frames, n_valid)
     hparams = {"val_fraction": 1 / 3, "schedule": schedule(1)}
     out = tmp_path / "vis"
     metrics = tp.run_branch("vis_bb-inceptionv3", tmp_path / "manifest.csv",
@@ -197,6 +218,11 @@ def test_visual_branch_run_trains_on_frames_and_averages_clips(tmp_path):
     ids, fc1024 = read_store([out / "emb-fc1024.npz"])
     assert len(ids) == len(m) and fc1024.shape == (len(m), 1024)
     assert pd.read_csv(out / "history.csv").shape[0] == 1
+    # Frames decoded by DataLoader workers: the same batches, so the same run.
+    again = tp.run_branch("vis_bb-inceptionv3", tmp_path / "manifest.csv",
+                          [tmp_path / "frames.npz"], write_media_indexes(tmp_path, m),
+                          hparams, 0, tmp_path / "workers", workers=2)
+    assert again == metrics
 
 
 def write_embeddings(root, m, noise, seed=0):

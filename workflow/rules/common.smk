@@ -3,6 +3,8 @@ from avrepro.code_digest import code_digest
 from avrepro.methods import PAPER_MODELS, models_pattern
 from avrepro.methods import registry as methods_registry
 from avrepro.features.registry import BACKBONES, KNOWN_WEIGHTS, audio_image_size
+from avrepro.media.frame_store import FORMAT as FRAME_STORE_FORMAT
+from avrepro.media.frame_store import JPEG_QUALITY
 from avrepro.naming import VARIANT_PATTERN, format_variant, parse_variant, run_dir
 from avrepro.papers import SAVLD, SOUND_COUNTS, load_metafile, run_reference
 from avrepro.variants import audiogen as audiogen_variants

@@ -41,6 +41,10 @@ rule sample_frames:
     params:
         spec=lambda w: config["frames"][w.spec],
         media=config["media"],
+        # The shard layout (JPEG frames since avrepro-jpeg-frames-1): a new layout rebuilds
+        # the stores, where readers would refuse shards of the old one.
+        store_format=FRAME_STORE_FORMAT,
+        quality=JPEG_QUALITY,
     priority: 2
     conda:
         ENV

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from avrepro.features.weights import frozen_network
+from avrepro.media.frame_store import FrameStore
 
 NAME = "densenet201"
 INPUT_SIZE = 224
@@ -95,12 +96,13 @@ def shard_features(
     float16 as stored (AVE's maps take 7.8 GB so): each clip's maps are cast as they are
     written, so the shard never exists in float32.
     """
-    with np.load(frames_path) as data:
-        clip_ids, frames, n_valid = data["clip_id"], data["frames"], data["n_valid"]
-    # frames: (N, T, frames_per_window, H, W, 3)
+    store = FrameStore([frames_path])  # clips (T, frames_per_window, H, W, 3)
     model = build_densenet(weights)
-    n, t, _, height, width = frames.shape[:5]
-    features = np.zeros((n, t, FEATURE_SHAPE[0], map_size(height), map_size(width)), np.float16)
-    for i in tqdm(range(n), desc=f"{NAME} maps", unit="clip"):
-        features[i, : n_valid[i]] = clip_maps(model, frames[i, : n_valid[i]], batch_size, device)
-    return clip_ids, features, n_valid
+    n_valid = store.n_valid
+    t, _, height, width = store.clip_shape[:4]
+    features = np.zeros((len(store), t, FEATURE_SHAPE[0], map_size(height), map_size(width)),
+                        np.float16)
+    for i in tqdm(range(len(store)), desc=f"{NAME} maps", unit="clip"):
+        real = store.read(i, range(n_valid[i]))  # one clip decoded at a time
+        features[i, : n_valid[i]] = clip_maps(model, real, batch_size, device)
+    return store.clip_ids, features, n_valid

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
 from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
+from avrepro.media.frame_store import FrameShardWriter
 from avrepro.media.frames import FPS_PICTURE_KEYS, Video, pick_clips, pick_fps, pick_tsn, read_video
 from avrepro.media.partial import check_policy, file_header_seconds, is_partial, shortfall
 from avrepro.media.probe import MediaError
@@ -98,54 +99,47 @@ def sample_frames_shard(
     partial_policy: str = "keep",
     tolerance_s: float = 0.1,
 ) -> pd.DataFrame:
-    """Sample frames from each usable manifest row into one `.npz`; return the frames index.
+    """Sample frames from each usable manifest row into one frames shard (JPEG images,
+    avrepro.media.frame_store); return the frames index.
 
     `spec` is {"sampler": "tsn", "segments", "short_side", "crop"}, {"sampler":
     "clips", "clips", "frames_per_clip", "short_side", "crop"} or {"sampler": "fps",
     "fps", "seconds"} with "size" (squeezed) or "short_side" and "crop" (aspect kept,
-    centre crop). The archive holds, for the N clips kept, `clip_id` (N,) str
-    and `frames` uint8: (N, segments, crop, crop, 3) for "tsn", (N, clips,
-    frames_per_clip, crop, crop, 3) for "clips" and (N, fps * seconds, side, side, 3)
-    for "fps", side being size or crop. For "clips" and "fps", what lies beyond a short
-    video's end is zeros and `n_valid` (N,) int64 counts the real clips or frames. Index
-    columns: FRAMES_INDEX_COLUMNS, frames_status being "ok", "error", "skipped" or, for
-    a video decoded more than `tolerance_s` short of its header when `partial_policy`
-    is "drop", "partial" (its frames are not stored).
+    centre crop). A clip's layout (clip_shape) is (segments, crop, crop, 3) for "tsn",
+    (clips, frames_per_clip, crop, crop, 3) for "clips" and (fps * seconds, side, side,
+    3) for "fps", side being size or crop; `n_valid` counts a clip's real segments,
+    clips or frames (all of them for "tsn"), and what lies beyond a short video's end
+    reads as zeros. Index columns: FRAMES_INDEX_COLUMNS, frames_status being "ok",
+    "error", "skipped" or, for a video decoded more than `tolerance_s` short of its
+    header when `partial_policy` is "drop", "partial" (its frames are not stored).
     """
     check_policy(partial_policy, tolerance_s)
-    read, pick, frames_shape = _sampler(spec)
-    # Preallocated for every row and trimmed to the decoded ones when saving, so that
-    # the shard's frames are held in memory once rather than once more by np.stack.
-    frames = np.zeros((len(rows), *frames_shape), dtype=np.uint8)
-    n_valid = np.zeros(len(rows), dtype=np.int64)
-    clip_ids: list[str] = []
+    read, pick, clip_shape = _sampler(spec)
     records = []
-    for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="frames", unit="clip"):
-        if row.status != "ok":
-            records.append((row.clip_id, "skipped", 0.0, None, False, _skip_reason(row)))
-            continue
-        try:
-            video = read(row.path)
-        except (MediaError, OSError) as error:
-            records.append((row.clip_id, "error", 0.0, None, False, str(error)))
-            continue
-        seconds, header = video.seconds, video.header_seconds
-        short = is_partial(seconds, header, tolerance_s)
-        reason = shortfall("video", seconds, header) if short else ""
-        status = "partial" if short and partial_policy == "drop" else "ok"
-        records.append((row.clip_id, status, seconds, header, short, reason))
-        if status == "partial":
-            continue  # dropped: its frames are not stored
-        sampled = pick(video)
-        frames[len(clip_ids), : len(sampled)] = sampled
-        n_valid[len(clip_ids)] = len(sampled)
-        clip_ids.append(row.clip_id)
-
-    arrays = {"clip_id": np.array(clip_ids, dtype=str), "frames": frames[: len(clip_ids)]}
-    if spec["sampler"] in ("clips", "fps"):
-        arrays["n_valid"] = n_valid[: len(clip_ids)]
-    save_npz_atomically(Path(out_path), arrays)
+    # Each clip's frames are encoded as it is decoded: the job holds one video at a time.
+    with FrameShardWriter(Path(out_path), spec["sampler"], clip_shape) as shard:
+        for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="frames",
+                        unit="clip"):
+            records.append(_sample_clip(row, read, pick, shard, partial_policy, tolerance_s))
     return pd.DataFrame.from_records(records, columns=FRAMES_INDEX_COLUMNS)
+
+
+def _sample_clip(row, read, pick, shard: FrameShardWriter, partial_policy: str,
+                 tolerance_s: float) -> tuple:
+    """Decode one manifest row, add its sampled frames to `shard`; its frames index row."""
+    if row.status != "ok":
+        return (row.clip_id, "skipped", 0.0, None, False, _skip_reason(row))
+    try:
+        video = read(row.path)
+    except (MediaError, OSError) as error:
+        return (row.clip_id, "error", 0.0, None, False, str(error))
+    seconds, header = video.seconds, video.header_seconds
+    short = is_partial(seconds, header, tolerance_s)
+    reason = shortfall("video", seconds, header) if short else ""
+    status = "partial" if short and partial_policy == "drop" else "ok"
+    if status == "ok":  # a dropped clip's frames are not stored
+        shard.add(row.clip_id, pick(video))
+    return (row.clip_id, status, seconds, header, short, reason)
 
 
 def _no_audio_record(clip_id: str, status: str, reason: str) -> tuple:
@@ -209,7 +203,8 @@ def save_npz_atomically(
 ) -> None:
     """Write `arrays` to the `.npz` at `path` so that it appears whole or not at all.
 
-    Uncompressed by default: decoded video barely shrinks under zlib and loads faster raw.
+    Uncompressed by default, so that a reader can memory-map an array (features.store.
+    open_array) and read only the rows it needs.
     `compressed` suits arrays that do shrink, such as quantised optical flow (media/flow.py).
     """
     path.parent.mkdir(parents=True, exist_ok=True)

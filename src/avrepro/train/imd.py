@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from avrepro.data.audioset import read_audioset_labels
 from avrepro.data.manifest import read_manifest
+from avrepro.media.frame_store import FrameStore
 from avrepro.models.ast import ASTConfig
 from avrepro.models.flops import video_gmacs
 from avrepro.models.imd import IMDConfig, IMDNet
@@ -323,8 +324,8 @@ def build_clips(rows: pd.DataFrame, v: Variant, sampling: Sampling, frames: list
         kwargs["n_fields"] = read_column(flow, "n_valid")[where]
         n_frames = kwargs["n_fields"] + 1
     if "rgb" in v.modalities:
-        kwargs["frames"], where = select(frames, "frames", ids)
-        n_frames = read_column(frames, "n_valid")[where]
+        kwargs["frames"] = FrameStore(frames).select(ids)
+        n_frames = kwargs["frames"].n_valid
     if v.has_audio:
         relevance = asdict(v.relevance) if v.relevance is not None else None
         audio = open_audio(ast, ids, rows.label.tolist(), dictionary, relevance, audio_labels)

@@ -33,8 +33,9 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from avrepro.features.store import open_array
 from avrepro.media.flow import dequantize_flow
-from avrepro.train.tsn import open_array
+from avrepro.media.frame_store import FrameStore
 
 # The ImageNet-21k ViT-B/16 that IMD starts from (google-research/vision_transformer,
 # whose input pipeline maps pixels to [-1, 1]; timm's vit_base_patch16_224_in21k lists
@@ -301,7 +302,7 @@ class IMDClips(Dataset):
     """
 
     def __init__(self, labels: np.ndarray, sampling: Sampling, n_frames: np.ndarray,
-                 frames: Shards | None = None, flow: Shards | None = None,
+                 frames: FrameStore | None = None, flow: Shards | None = None,
                  n_fields: np.ndarray | None = None, audio: Audio | None = None,
                  partners: dict[int, np.ndarray] | None = None) -> None:
         self.labels, self.sampling, self.n_frames = labels, sampling, n_frames
@@ -322,10 +323,10 @@ class IMDClips(Dataset):
         """The clips from `starts` x the `boxes`: (V, T, C, S, S) per visual modality."""
         out, s = {}, self.sampling.input_size
         index = [frame_indices(int(self.n_frames[i]), self.sampling, t) for t in starts]
-        if self.frames is not None:
-            stored = self.frames[i]
-            out["rgb"] = torch.stack([normalise_rgb(render(stored[ix], box, s))
-                                      for ix in index for box in boxes])
+        if self.frames is not None:  # only the frames the clips take are decoded
+            stored = [self.frames.read(i, ix) for ix in index]
+            out["rgb"] = torch.stack([normalise_rgb(render(frames, box, s))
+                                      for frames in stored for box in boxes])
         if self.flow is not None:
             n = int(self.n_fields[i])
             if n == 0:  # a single frame: no motion
@@ -342,8 +343,7 @@ class IMDClips(Dataset):
         return out
 
     def _shape(self, i: int) -> tuple[int, int]:
-        stored = self.frames[i] if self.frames is not None else self.flow[i]
-        return stored.shape[1:3]
+        return self.frames.frame_shape[:2] if self.frames is not None else self.flow[i].shape[1:3]
 
     def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
         i, seed = item

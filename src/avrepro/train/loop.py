@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 
@@ -31,10 +32,18 @@ class Schedule:
 
 @dataclass
 class Split:
-    """Inputs (one tensor per modality) and integer labels of one split."""
+    """Inputs (one per modality) and integer labels of one split.
 
-    inputs: tuple[torch.Tensor, ...]
+    An input is a tensor, or anything that a batch's example indexes (a 1-d tensor) turn
+    into that batch's tensor: a store that reads (decodes) only the batch's examples, so
+    that a run's memory does not grow with its dataset. With `workers` > 0, batches are
+    gathered by that many DataLoader worker processes, ahead of the training step (such
+    an input must then be picklable); they come in the same order, with the same contents.
+    """
+
+    inputs: tuple
     labels: torch.Tensor
+    workers: int = 0
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -45,9 +54,29 @@ class Split:
             if generator is not None
             else torch.arange(len(self))
         )
-        for start in range(0, len(self), batch_size):
-            idx = order[start : start + batch_size]
-            yield tuple(x[idx] for x in self.inputs), self.labels[idx]
+        index = [order[start : start + batch_size] for start in range(0, len(self), batch_size)]
+        if self.workers:
+            # Each sampled "index" is a whole batch's, and batch_size None turns off the
+            # loader's own batching: a worker gathers a batch as the loop below would. The
+            # loader's own generator seeds its workers: by default it would draw from
+            # torch's global one, and the run's dropout masks would depend on `workers`.
+            gathered = DataLoader(_Gather(self.inputs), sampler=index, batch_size=None,
+                                  num_workers=self.workers,
+                                  generator=torch.Generator().manual_seed(0))
+        else:
+            gathered = map(_Gather(self.inputs).__getitem__, index)
+        for idx, inputs in zip(index, gathered, strict=True):
+            yield tuple(inputs), self.labels[idx]  # the loader hands a tuple on as a list
+
+
+@dataclass
+class _Gather:
+    """The Dataset of a split's batches: gather[idx] is each input's batch at idx."""
+
+    inputs: tuple
+
+    def __getitem__(self, idx: torch.Tensor) -> tuple:
+        return tuple(x[idx] for x in self.inputs)
 
 
 # One training step's loss and logits: (model, inputs, labels, generator) -> (loss, logits).

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from avrepro.data.manifest import read_manifest
-from avrepro.features.store import read_windows
+from avrepro.features.store import WindowStore, open_windows
 from avrepro.models.attention_cluster import AttentionCluster
 from avrepro.models.dmrn import DMRN
 from avrepro.models.mafnet import MAFnet, check_config
@@ -138,13 +138,23 @@ def drop_visual_step(rate: float) -> TrainStep:
     return step
 
 
+# Clips whose windows are scanned at once where a whole split is read (the padding check,
+# pooling maps a model does not need): about 180 MB of DenseNet-201 maps at the full
+# tier, whatever the dataset's size.
+CHUNK = 64
+
+
 @dataclass
 class Clips:
-    """The videos of one split: T one-second windows each, zeros past a video's length."""
+    """The videos of one split: T one-second windows each, zeros past a video's length.
+
+    `audio` and `visual` are a features.store.WindowStore (load_clips: the maps stay in
+    their shards and are read a batch at a time, so a run's memory does not grow with the
+    dataset) or arrays of the same shape (tests, small data)."""
 
     clip_ids: np.ndarray  # (N,) str
-    audio: np.ndarray  # (N, T, 512, 12, 8) VGGish conv4_2 maps (any (N, T, C, H, W))
-    visual: np.ndarray  # (N, T, 1920, 7, 7) DenseNet-201 maps (any (N, T, C, H, W))
+    audio: WindowStore | np.ndarray  # (N, T, 512, 12, 8) VGGish conv4_2 maps (any (N, T, C, H, W))
+    visual: WindowStore | np.ndarray  # (N, T, 1920, 7, 7) DenseNet-201 maps (any (N, T, C, H, W))
     lengths: np.ndarray  # (N,) windows that hold the video (MAFnet zero-pads the rest)
     labels: np.ndarray  # (N,) class index
 
@@ -164,23 +174,54 @@ class Clips:
             raise ValueError(f"{split}: audio has {t} windows, visual {self.visual.shape[1]}")
         if n and (self.lengths.min() < 1 or self.lengths.max() > t):
             raise ValueError(f"{split}: lengths must lie in [1, {t}]")
-        padding = np.arange(t)[None, :] >= self.lengths[:, None]  # (N, T)
         for key in ("audio", "visual"):
-            if np.any(getattr(self, key)[padding]):
-                raise ValueError(f"{split}: {key} windows past a video's length must be zeros "
-                                 "(MAFnet zero-pads shorter videos)")
+            for start in range(0, n, CHUNK):
+                chunk = slice(start, start + CHUNK)
+                padding = np.arange(t)[None, :] >= self.lengths[chunk, None]  # (B, T)
+                if np.any(getattr(self, key)[chunk][padding]):
+                    raise ValueError(f"{split}: {key} windows past a video's length must be "
+                                     "zeros (MAFnet zero-pads shorter videos)")
 
     def split(self, needs_maps: dict[str, bool]) -> Split:
-        """Inputs (audio, visual) for the loop; maps a model does not need are pooled now,
-        which is what the model's first operation would do, to keep memory small."""
-        inputs = []
-        for key in ("audio", "visual"):
-            x = getattr(self, key)
-            if not needs_maps[key]:
-                x = x.mean(axis=(-2, -1), dtype=np.float32)  # (N, T, C)
-            # Stores keep maps in float16 (AVE's visual maps are 7.8 GB so); models take float32.
-            inputs.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-        return Split(inputs=tuple(inputs), labels=torch.from_numpy(self.labels).long())
+        """Inputs (audio, visual) for the loop: maps a model needs are read a batch at a
+        time (Windows); maps it does not need are pooled now, a chunk at a time, which is
+        what the model's first operation would do, to read them once rather than every
+        epoch ((N, T, C) float32: 2.1 GB for Kinetics-Sounds' 21,945 clips, both
+        modalities pooled; the maps would take 63 GB in float16)."""
+        inputs = tuple(
+            Windows(getattr(self, key)) if needs_maps[key] else pooled(getattr(self, key))
+            for key in ("audio", "visual")
+        )
+        return Split(inputs=inputs, labels=torch.from_numpy(self.labels).long())
+
+
+class Windows:
+    """A split's maps as a loop input (train.loop.Split): indexing it with a batch's clip
+    indices reads those clips' maps, as indexing a tensor of them all would."""
+
+    def __init__(self, maps: WindowStore | np.ndarray):
+        self.maps = maps
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.maps.shape)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        # Stores keep maps in float16 (AVE's visual maps are 7.8 GB so); models take float32.
+        return torch.from_numpy(self.maps[np.asarray(index)].astype(np.float32))
+
+
+def pooled(maps: WindowStore | np.ndarray) -> torch.Tensor:
+    """(N, T, C, H, W) maps averaged over space, (N, T, C) float32, read CHUNK clips at a
+    time."""
+    out = np.empty(maps.shape[:3], np.float32)
+    for start in range(0, len(maps), CHUNK):
+        chunk = slice(start, start + CHUNK)
+        out[chunk] = maps[chunk].mean(axis=(-2, -1), dtype=np.float32)
+    return torch.from_numpy(out)
 
 
 def load_clips(
@@ -190,7 +231,8 @@ def load_clips(
     media_indexes: dict[str, Sequence[Path]],
     val_fraction: float,
 ) -> dict[str, Clips]:
-    """The train, val and test Clips of a dataset from its manifest and window stores.
+    """The train, val and test Clips of a dataset from its manifest and window stores,
+    whose maps stay in their shards (features.store.open_windows).
 
     The clips are those with usable audio and video (train.clips.assemble), so that every
     variant, one-path or fused, is compared on the same clips. A clip's length is its
@@ -200,23 +242,23 @@ def load_clips(
     """
     manifest = read_manifest(manifest_path)
     decoded = decodable(media_indexes["audio"], media_indexes["frames"])
-    audio_ids, audio, audio_n = read_windows(audio_shards)
-    visual_ids, visual, visual_n = read_windows(visual_shards)
+    stores = {"audio": open_windows(audio_shards), "visual": open_windows(visual_shards)}
+    # Aligned on the stores' row positions rather than their maps, which are not read here.
     rows, aligned = assemble(
         manifest,
-        {"audio": (audio_ids, audio), "visual": (visual_ids, visual),
-         "audio_n": (audio_ids, audio_n), "visual_n": (visual_ids, visual_n)},
+        {key: (store.clip_ids, np.arange(len(store))) for key, store in stores.items()},
         decoded,
     )
     split = rows.split.to_numpy()
     if not (split == "val").any():
         split = np.where(holdout(rows, val_fraction), "val", split)
-    lengths = np.maximum(aligned["audio_n"], aligned["visual_n"])
+    lengths = np.maximum(stores["audio"].n_valid[aligned["audio"]],
+                         stores["visual"].n_valid[aligned["visual"]])
     return {
         name: Clips(
             clip_ids=rows.clip_id.to_numpy()[split == name],
-            audio=aligned["audio"][split == name],
-            visual=aligned["visual"][split == name],
+            audio=stores["audio"].select(aligned["audio"][split == name]),
+            visual=stores["visual"].select(aligned["visual"][split == name]),
             lengths=lengths[split == name],
             labels=rows.label_index.to_numpy()[split == name],
         )

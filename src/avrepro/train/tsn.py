@@ -28,8 +28,6 @@ Validation, model selection and test follow TSN as far as the stored data allow,
 without (clips.with_frames); a stratified holdout of the training clips selects the epoch.
 """
 
-import struct
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,8 +39,9 @@ from tqdm import tqdm
 from avrepro.data.manifest import read_manifest
 from avrepro.features.backbones import TSN_CAFFE_NORMALIZATION
 from avrepro.features.bninception import FEATURE_DIM
-from avrepro.features.store import write_shard
+from avrepro.features.store import open_array, write_shard
 from avrepro.features.weights import read_state_dict
+from avrepro.media.frame_store import FrameStore
 from avrepro.models.tsn import CHANNELS, TSN
 from avrepro.train.clips import class_names, holdout, with_frames
 from avrepro.train.loop import Schedule, Split, fit
@@ -52,7 +51,6 @@ from avrepro.variants.audiogen import STREAMS, parse
 
 PAPER = "audiogen"
 FEATURES_FILE = "frame_features.npz"
-ARRAY = {"rgb": "frames", "flow": "flow"}  # the shards' array of each stream
 ZERO_MOTION = 128  # a quantised flow value of 0 (TV-L1 fields, bound 20, 128 ~ no motion)
 RGB_MEAN_BGR = TSN_CAFFE_NORMALIZATION.mean
 
@@ -106,52 +104,50 @@ def recipe_of(hparams: dict, stream: str) -> Recipe:
 # Clips on disk.
 
 
-def open_array(path: Path, key: str) -> np.ndarray:
-    """Array `key` of an .npz: memory-mapped when stored uncompressed (the media stage
-    writes its shards so), read whole otherwise. MiT mini's stored frames are about
-    270 GB, more than memory; a run reads the few frames each batch needs."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(f"{key}.npy")
-    except KeyError:
-        raise ValueError(f"{path}: no array {key!r} (is it the right kind of shard?)") from None
-    if info.compress_type != zipfile.ZIP_STORED:
-        with np.load(path) as data:
-            return data[key]
-    with open(path, "rb") as handle:
-        handle.seek(info.header_offset)
-        # The zip local header: 30 bytes, then the member's name and an extra field.
-        name_len, extra_len = struct.unpack("<HH", handle.read(30)[26:30])
-        handle.seek(info.header_offset + 30 + name_len + extra_len)
-        version = np.lib.format.read_magic(handle)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
-    if not np.prod(shape):
-        return np.zeros(shape, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                     order="F" if fortran else "C")
+class FlowShards:
+    """Flow shards' fields (open_array: the flow stage compresses its 8-bit x/y fields,
+    about 9x, so they are read whole): clip_ids, n_valid, clip_shape (T - 1, H, W, 2) and
+    read(i, items), as a media.frame_store.FrameStore gives frames."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        ids, n_valid, shards, rows, self.arrays = [], [], [], [], []
+        for i, path in enumerate(paths):
+            array = open_array(path, "flow")
+            if array.ndim != 5 or array.shape[-1] != CHANNELS["flow"]:
+                raise ValueError(f"{path}: flow has shape {array.shape}, expected "
+                                 f"(N, T, H, W, {CHANNELS['flow']})")
+            with np.load(path) as data:
+                ids.append(data["clip_id"])
+                n_valid.append(data["n_valid"])
+            self.arrays.append(array)
+            shards.append(np.full(len(array), i))
+            rows.append(np.arange(len(array)))
+        self.clip_ids, self.n_valid = np.concatenate(ids), np.concatenate(n_valid)
+        self.shards, self.rows = np.concatenate(shards), np.concatenate(rows)
+        self.clip_shape = self.arrays[0].shape[1:]
+
+    def read(self, i: int, items: np.ndarray) -> np.ndarray:
+        return self.arrays[self.shards[i]][self.rows[i]][items]
 
 
 @dataclass(frozen=True)
 class ClipStore:
     """The frames (rgb) or flow fields (flow) of a run's clips, left in their shards.
 
-    Clip i is row rows[i] of arrays[shards[i]], (n, T, H, W, C) uint8, whose first
+    Clip i is clip clips[i] of `source` (rgb: a FrameStore, decoding the frames a batch
+    asks for; flow: FlowShards), whose layout is (T, H, W, C) uint8 and whose first
     n_items[i] items are real. Flow field t lies between frames t and t + 1; the flow
     snippet of frame t stacks the fields from t on, so a flow clip of n fields has n + 1
     frames, the RGB clip's count (the stores align frame by frame, Eq. 2).
     """
 
     modality: str
-    arrays: list[np.ndarray]
-    shards: np.ndarray  # (N,)
-    rows: np.ndarray  # (N,)
+    source: FrameStore | FlowShards
+    clips: np.ndarray  # (N,)
     n_items: np.ndarray  # (N,)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.clips)
 
     @property
     def n_frames(self) -> np.ndarray:
@@ -160,15 +156,14 @@ class ClipStore:
     @property
     def length(self) -> int:
         """Frames of the longest clip the shards can hold (T, or T + 1 for flow)."""
-        return self.arrays[0].shape[1] + (self.modality == "flow")
+        return self.source.clip_shape[0] + (self.modality == "flow")
 
     @property
     def frame_size(self) -> tuple[int, int]:
-        return self.arrays[0].shape[2:4]
+        return tuple(self.source.clip_shape[1:3])
 
     def subset(self, index: np.ndarray) -> "ClipStore":
-        return ClipStore(self.modality, self.arrays, self.shards[index], self.rows[index],
-                         self.n_items[index])
+        return ClipStore(self.modality, self.source, self.clips[index], self.n_items[index])
 
     def snippets(self, clips: np.ndarray, starts: np.ndarray, new_length: int) -> torch.Tensor:
         """uint8 (B, K, new_length * C, H, W): for each clip, the K snippets beginning at
@@ -182,11 +177,12 @@ class ClipStore:
         index = np.minimum(starts[..., None] + np.arange(new_length), last)  # (B, K, L)
         b, (k, length) = len(clips), index.shape[1:]
         height, width = self.frame_size
-        channels = self.arrays[0].shape[-1]
+        channels = self.source.clip_shape[-1]
         out = np.empty((b, k, length, height, width, channels), dtype=np.uint8)
         for i, clip in enumerate(clips):
-            if n[i]:
-                out[i] = self.arrays[self.shards[clip]][self.rows[clip]][index[i]]
+            if n[i]:  # only the items the snippets take are read (decoded, for rgb)
+                items = self.source.read(self.clips[clip], index[i].ravel())
+                out[i] = items.reshape(k, length, height, width, channels)
             else:
                 out[i] = ZERO_MOTION
         x = torch.from_numpy(out).permute(0, 1, 2, 5, 3, 4)  # (B, K, L, C, H, W)
@@ -194,23 +190,18 @@ class ClipStore:
 
 
 def open_store(paths: list[Path], modality: str) -> tuple[np.ndarray, ClipStore]:
-    """clip_id (N,) and the store of the clips of frames shards (rgb: `frames`
-    (n, T, H, W, 3)) or flow shards (flow: `flow` (n, T - 1, H, W, 2)), with n_valid."""
-    ids, shards, rows, n_items, arrays = [], [], [], [], []
-    for i, path in enumerate(paths):
-        array = open_array(path, ARRAY[modality])
-        if array.ndim != 5 or array.shape[-1] != CHANNELS[modality]:
-            raise ValueError(f"{path}: {ARRAY[modality]} has shape {array.shape}, expected "
-                             f"(N, T, H, W, {CHANNELS[modality]})")
-        with np.load(path) as data:
-            ids.append(data["clip_id"])
-            n_items.append(data["n_valid"] if "n_valid" in data
-                           else np.full(len(array), array.shape[1]))
-        arrays.append(array)
-        shards.append(np.full(len(array), i))
-        rows.append(np.arange(len(array)))
-    return np.concatenate(ids), ClipStore(modality, arrays, np.concatenate(shards),
-                                          np.concatenate(rows), np.concatenate(n_items))
+    """clip_id (N,) and the store of the clips of frames shards (rgb: the "fps"
+    sampler's (T, H, W, 3) clips) or flow shards (flow: `flow` (n, T - 1, H, W, 2)),
+    with n_valid."""
+    if modality == "rgb":
+        source = FrameStore(paths)
+        if len(source.clip_shape) != 4:
+            raise ValueError(f"{paths[0]}: clips of shape {source.clip_shape}, expected "
+                             "(T, H, W, 3)")
+    else:
+        source = FlowShards(paths)
+    return source.clip_ids, ClipStore(modality, source, np.arange(len(source.clip_ids)),
+                                      source.n_valid)
 
 
 # ---------------------------------------------------------------------------------------

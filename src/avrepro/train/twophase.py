@@ -6,6 +6,7 @@ writes its clips' embeddings (`emb-fc1024.npz`, `emb-fc10.npz`, feature-store sh
 which the fusion runs read.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from avrepro.data.manifest import read_manifest
 from avrepro.features.store import read_store, write_shard
+from avrepro.media.frame_store import FrameStore
 from avrepro.models.twophase import (
     AUDIO_WIDTHS,
     Branch,
@@ -137,22 +139,6 @@ def location_holdout(rows: pd.DataFrame, fraction: float) -> np.ndarray:
     return mask
 
 
-def read_frames(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames shards (media stage): (clip_id (N,), frames (N, T, H, W, 3), n_valid (N,)).
-
-    The "fps" sampler pads clips shorter than its T frames with zeros and stores n_valid;
-    without it every frame is real.
-    """
-    ids, frames, valid = [], [], []
-    for path in paths:
-        with np.load(path) as data:
-            ids.append(data["clip_id"])
-            frames.append(data["frames"])
-            valid.append(data["n_valid"] if "n_valid" in data
-                         else np.full(len(data["clip_id"]), data["frames"].shape[1]))
-    return np.concatenate(ids), np.concatenate(frames), np.concatenate(valid)
-
-
 def flatten_clips(clips: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The real items of (N, T, ...) clips as (M, ...), and the clip each came from (M,).
 
@@ -160,38 +146,73 @@ def flatten_clips(clips: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, n
     """
     if (n_valid == clips.shape[1]).all():
         return clips.reshape(-1, *clips.shape[2:]), np.repeat(np.arange(len(clips)), clips.shape[1])
-    clip, t = np.nonzero(np.arange(clips.shape[1])[None, :] < n_valid[:, None])
+    clip, t = real_items(n_valid, clips.shape[1])
     return clips[clip, t], clip
 
 
+def real_items(n_valid: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clip, item) of every real item of clips of `length` items, clip by clip."""
+    return np.nonzero(np.arange(length)[None, :] < n_valid[:, None])
+
+
+class StoredFrames:
+    """Every real frame of a frame store's clips, one example each, in flatten_clips's
+    order (clip by clip, frame by frame): indexing with examples' indexes (B,) decodes
+    just those frames, uint8 (B, H, W, 3). A loop.Split input."""
+
+    def __init__(self, store: FrameStore) -> None:
+        self.store = store
+        self.clip, self.item = real_items(store.n_valid, store.clip_shape[0])
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        frames = np.empty((len(index), *self.store.frame_shape), np.uint8)
+        for k, j in enumerate(np.asarray(index)):
+            frames[k] = self.store.read(self.clip[j], [self.item[j]])[0]
+        return torch.from_numpy(frames)
+
+
 def frame_split(clips: np.ndarray, n_valid: np.ndarray, labels: np.ndarray) -> Split:
-    """Every real frame of the clips as one example with its clip's label (§II-A: the
-    visual models are trained on the frames as images); one example per spectrogram."""
+    """Every real item of the clips as one example with its clip's label: one example per
+    spectrogram (T = 1)."""
     items, owner = flatten_clips(clips, n_valid)
     return Split(inputs=(torch.from_numpy(items),), labels=torch.from_numpy(labels[owner]).long())
 
 
+def stored_frame_split(store: FrameStore, labels: np.ndarray, workers: int = 0) -> Split:
+    """Every real frame of the store's clips as one example with its clip's label (§II-A:
+    the visual models are trained on the frames as images), decoded a batch at a time
+    (by `workers` DataLoader processes, if any): frame_split's examples, in its order."""
+    frames = StoredFrames(store)
+    return Split(inputs=(frames,), labels=torch.from_numpy(labels[frames.clip]).long(),
+                 workers=workers)
+
+
 @torch.no_grad()
-def clip_outputs(model: Branch, clips: np.ndarray, n_valid: np.ndarray, batch_size: int,
-                 device: torch.device) -> dict[str, np.ndarray]:
+def clip_outputs(model: Branch, read: Callable[[int, int], np.ndarray], n_valid: np.ndarray,
+                 length: int, batch_size: int, device: torch.device) -> dict[str, np.ndarray]:
     """Per clip: class probabilities and the FC(1024) and FC(10) embeddings.
 
-    `clips` is (N, T, ...) with n_valid[i] real items in clip i: T frames for a visual
-    branch (outputs are averaged over a clip's frames), T = 1 for an audio branch.
+    read(start, stop) gives clips start to stop, (stop - start, length, ...), with
+    n_valid[i] real items in clip i: `length` frames for a visual branch (outputs are
+    averaged over a clip's frames), one spectrogram for an audio branch. Clips are read
+    a forward pass at a time.
     """
     model.to(device).eval()
-    sums = {"probs": [], "fc1024": [], "fc10": []}
-    step = max(1, batch_size // clips.shape[1])  # clips per forward pass
-    for start in range(0, len(clips), step):
-        stop = min(start + step, len(clips))
-        items, clip = flatten_clips(clips[start:stop], n_valid[start:stop])
+    # Filled in place: small per-pass results kept between a pass's large temporaries
+    # would pin the heap (glibc), growing the job by megabytes a pass.
+    sums: dict[str, np.ndarray] = {}
+    step = max(1, batch_size // length)  # clips per forward pass
+    for start in range(0, len(n_valid), step):
+        stop = min(start + step, len(n_valid))
+        items, clip = flatten_clips(read(start, stop), n_valid[start:stop])
         h, logits = model.embeddings(torch.from_numpy(items).to(device))
         owner = torch.from_numpy(clip).to(device)
         for key, value in (("probs", torch.softmax(logits, 1)), ("fc1024", h), ("fc10", logits)):
+            if key not in sums:
+                sums[key] = np.zeros((len(n_valid), value.shape[1]), np.float32)
             total = torch.zeros(stop - start, value.shape[1], device=device)
-            sums[key].append(total.index_add_(0, owner, value).cpu())
-    counts = torch.from_numpy(n_valid).float()[:, None]
-    return {key: (torch.cat(parts) / counts).numpy() for key, parts in sums.items()}
+            sums[key][start:stop] = total.index_add_(0, owner, value).cpu().numpy()
+    return {key: total / n_valid[:, None].astype(np.float32) for key, total in sums.items()}
 
 
 def _write_run(out_dir: Path, variant: str, seed: int, rows: pd.DataFrame, masks: dict,
@@ -236,6 +257,7 @@ def run_branch(
     weights: Path | None = None,
     device: str = "cpu",
     checkpoint_interval_s: float = 300.0,
+    workers: int = 0,
 ) -> dict:
     """Train a phase-I branch and write its run folder: metrics.json, history.csv,
     predictions.parquet, model.pt, config.yaml (+ checkpoint.pt), and the embeddings of
@@ -243,8 +265,10 @@ def run_branch(
 
     inputs: an aud variant's spectrogram store shards (features (N, 6, F, T), from
     features.spectrograms), or a vis variant's frames shards (media stage, "fps"
-    sampler). media_indexes: the media stage's "audio" and "frames" shard indexes; every
-    run uses the clips whose audio and frames both decoded. weights: the ImageNet file
+    sampler), whose frames are decoded a batch at a time, by `workers` DataLoader
+    processes (0: in this one), so that the run's memory does not grow with the dataset.
+    media_indexes: the media stage's "audio" and "frames" shard indexes; every run uses
+    the clips whose audio and frames both decoded. weights: the ImageNet file
     of a vis variant's backbone (None: random, smoke tier). hparams: val_fraction,
     mixup_alpha, audio_widths (aud, optional) and `schedule` (loop.Schedule); Eq. 4's
     l2 term is schedule.weight_decay: Adam's (coupled) weight decay adds lambda * theta
@@ -260,16 +284,21 @@ def run_branch(
     decoded = decodable(media_indexes["audio"], media_indexes["frames"])
     if v.model == "aud":
         ids, spectrograms = read_store(inputs)
-        stores = {"x": (ids, spectrograms[:, None]), "n": (ids, np.ones(len(ids), np.int64))}
-    else:
-        ids, frames, n_valid = read_frames(inputs)
-        stores = {"x": (ids, frames), "n": (ids, n_valid)}
-    rows, aligned = assemble(manifest, stores, decoded)
-    clips, n_valid = aligned["x"], aligned["n"]  # (N, T, ...), (N,)
+        rows, aligned = assemble(manifest, {"x": (ids, spectrograms[:, None])}, decoded)
+        clips, n_valid = aligned["x"], np.ones(len(rows), np.int64)  # (N, 1, ...), (N,)
+    else:  # frames stay in their shards, decoded a batch at a time
+        store = FrameStore(inputs)
+        rows, _ = assemble(manifest, {"x": (store.clip_ids, store.n_valid)}, decoded)
+        store = store.select(rows.clip_id)
+        n_valid = store.n_valid
     labels = rows.label_index.to_numpy()
     masks = _masks(rows, hparams["val_fraction"])
-    splits = [frame_split(clips[masks[s]], n_valid[masks[s]], labels[masks[s]])
-              for s in ("train", "val", "test")]
+    if v.model == "aud":
+        splits = [frame_split(clips[masks[s]], n_valid[masks[s]], labels[masks[s]])
+                  for s in ("train", "val", "test")]
+    else:
+        splits = [stored_frame_split(store.select(rows.clip_id[masks[s]]), labels[masks[s]],
+                                     workers) for s in ("train", "val", "test")]
 
     widths = list(hparams.get("audio_widths", AUDIO_WIDTHS))
     schedule = Schedule(**hparams["schedule"])
@@ -290,7 +319,13 @@ def run_branch(
                  fingerprint=fingerprint(run_config, [*inputs, *([weights] if weights else [])]),
                  train_step=mixup_kl_step(alpha, len(classes)))
     model.load_state_dict(result.best_state)
-    outputs = clip_outputs(model, clips, n_valid, schedule.batch_size, torch.device(device))
+    if v.model == "aud":
+        read, length = (lambda start, stop: clips[start:stop]), 1
+    else:
+        read, length = (lambda start, stop: np.stack([store.read(i) for i in range(start, stop)]),
+                        store.clip_shape[0])
+    outputs = clip_outputs(model, read, n_valid, length, schedule.batch_size,
+                           torch.device(device))
     for key, name in EMBEDDING_FILES.items():
         write_shard(out_dir / name, rows.clip_id.tolist(), outputs[key].astype(np.float32))
     record = {"n_classes": len(classes), "audio_widths": widths}
