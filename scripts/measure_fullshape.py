@@ -29,7 +29,7 @@ WORKDIR = REPO / "tests" / "fullshape"
 PAPERS = ["maivar", "mafnet", "twophase", "audiogen", "imd"]
 
 
-def cpu_gflops(repeats: int = 3) -> float:
+def cpu_gflops(repeats: int = 10) -> float:
     """Single-thread FLOP/s of a ResNet-18 forward (batch 8, 224 px), counted FLOPs
     (FlopCounterMode, a multiply-add as 2) over the best of `repeats` timed passes."""
     import torch

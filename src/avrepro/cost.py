@@ -17,8 +17,8 @@ Time is CPU time: the measured jobs ran one compute thread each (compute_threads
 machine shared with other work, where wall time measures the sharing as much as the job.
 
 Memory: a job's peak RSS at the full tier is the measured one plus, for the rules in
-MEMORY_HELD, the growth of the data it holds: the bytes of its .npz input (or output)
-stores, which it holds as stored, times the growth of its clips. The rest hold a clip or a
+MEMORY_HELD, the growth of the data it holds: the bytes of the input stores it reads
+whole, times the growth of its clips. The rest hold a clip or a
 batch at a time, so their peak does not grow.
 Disk: a store's bytes scale with its clips.
 
@@ -44,27 +44,24 @@ from avrepro.variants import twophase as twophase_variants
 
 MEASURED_COLUMNS = [
     "target", "rule", "benchmark", "dataset", "shard", "variant", "gpu", "seconds",
-    "cpu_seconds", "max_rss_mb", "input_bytes", "output_bytes", "clips", "train_clips",
+    "cpu_seconds", "max_rss_mb", "feature_bytes", "flow_bytes", "output_bytes", "clips",
+    "train_clips",
 ]
 COST_COLUMNS = [
     "target", "rule", "scaling", "jobs", "imputed_jobs", "longest_job_h", "cpu_hours", "gpu_hours",
     "peak_ram_gb", "disk_gb",
 ]
 NETWORK_RULES = {"acquire_raw", "audioset_labels", "download_bert"}  # and download_weights_*
-# Rules whose peak memory grows with their data, and which of their files' bytes they
-# hold: a shard's frames as they are sampled (output) or read (input), a dataset's
-# training inputs. The rest hold a clip or a batch at a time.
+# Rules whose peak memory grows with their data, and which of their inputs they hold
+# whole: a dataset's feature stores (results/features), or optical-flow shards, which are
+# compressed and so read whole. The rest stream (frames from the JPEG stores, MAFnet's
+# window maps from memory-mapped shards) or hold a clip or a batch at a time.
 MEMORY_HELD = {
-    "sample_frames": "output",
-    "optical_flow": "input",
-    "video_features": "input",
-    "densenet_features": "input",
-    "train_maivar": "input",
-    "train_mafnet": "input",
-    "train_twophase_branch": "input",
-    "train_twophase_fusion": "input",
-    "train_sound": "input",
-    "late_fusion": "input",
+    "train_maivar": "feature_bytes",
+    "train_twophase_branch": "feature_bytes",  # the audio branches' spectrograms
+    "train_sound": "feature_bytes",
+    "train_tsn": "flow_bytes",
+    "train_imd": "flow_bytes",
 }
 
 _BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.MULTILINE)
@@ -100,14 +97,15 @@ def wildcards(job: dict) -> dict[str, str]:
     return dict(item.split("=", 1) for item in job.get("wildcards", "").split(", ") if item)
 
 
-def file_bytes(workdir: Path, names: str, pattern: str = "*") -> int:
-    """Bytes of a dry run's `input` or `output` line's files matching `pattern`
-    (folders: their files)."""
+def file_bytes(workdir: Path, names: str, pattern: str = ".*") -> int:
+    """Bytes of the files of a dry run's `input` or `output` line (a folder: its files)
+    whose path in the working directory matches the regular expression `pattern`."""
     total = 0
     for name in names.split(", ") if names else []:
         path = workdir / name
-        files = path.rglob(pattern) if path.is_dir() else [path]
-        total += sum(f.stat().st_size for f in files if f.is_file() and f.match(pattern))
+        for file in path.rglob("*") if path.is_dir() else [path]:
+            if file.is_file() and re.fullmatch(pattern, file.relative_to(workdir).as_posix()):
+                total += file.stat().st_size
     return total
 
 
@@ -141,8 +139,11 @@ def measure_jobs(workdir: Path, targets: list[str], snakefile: Path) -> pd.DataF
                 "seconds": measured.get("seconds", np.nan),
                 "cpu_seconds": measured.get("cpu_seconds", np.nan),
                 "max_rss_mb": measured.get("max_rss_mb", np.nan),
-                # the arrays a job may hold: its .npz inputs (stores), not its WAVs or models
-                "input_bytes": file_bytes(workdir, job.get("input", ""), "*.npz"),
+                # the arrays a job may hold: its feature stores and flow shards
+                "feature_bytes": file_bytes(workdir, job.get("input", ""),
+                                            r"results/features/.*\.npz"),
+                "flow_bytes": file_bytes(workdir, job.get("input", ""),
+                                         r"results/media/[^/]+/flow-[^/]+/.*\.npz"),
                 "output_bytes": file_bytes(workdir, job.get("output", "")),
                 "clips": clips.get(dataset, (0, 0))[0],
                 "train_clips": clips.get(dataset, (0, 0))[1],
@@ -242,8 +243,7 @@ def scale_jobs(measured: pd.DataFrame, machine: dict, config: dict,
                     jobs, ratio = len(config["seeds"]), ratio / machine["seeds"]
                 else:
                     ratio *= n_seeds
-        held = {"input": job.input_bytes, "output": job.output_bytes}.get(
-            MEMORY_HELD.get(job.rule), 0) / 2**20  # MB
+        held = getattr(job, MEMORY_HELD[job.rule]) / 2**20 if job.rule in MEMORY_HELD else 0
         rss = job.max_rss_mb + held * (memory_ratio - 1)
         job_cpu_s = job.cpu_seconds * ratio
         to_gpu = cpu_gflops / (gpu_tflops * 1000) if job.gpu else 1.0

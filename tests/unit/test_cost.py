@@ -11,6 +11,7 @@ from avrepro.config import resolve
 from avrepro.cost import (
     MEASURED_COLUMNS,
     cost_table,
+    file_bytes,
     parse_dry_run,
     planned_epochs,
     read_measured,
@@ -43,8 +44,8 @@ localrule acquire_raw:
 def job(**fields) -> dict:
     row = {"target": "results/table1_maivar.csv", "rule": "table", "benchmark": "b.tsv",
            "dataset": "", "shard": "", "variant": "", "gpu": False, "seconds": 10.0,
-           "cpu_seconds": 10.0, "max_rss_mb": 1000.0, "input_bytes": 2 * 2**20,
-           "output_bytes": 2**20, "clips": 20,
+           "cpu_seconds": 10.0, "max_rss_mb": 1000.0, "feature_bytes": 2 * 2**20,
+           "flow_bytes": 3 * 2**20, "output_bytes": 2**20, "clips": 20,
            "train_clips": 12}
     return {**row, **fields}
 
@@ -79,15 +80,30 @@ def test_a_shard_job_scales_by_clips_per_shard_and_counts_every_shard():
     assert row.jobs == n_shards
     assert row.job_hours == pytest.approx(10 * ratio / 3600)  # cpu_seconds
     assert row.cpu_hours == pytest.approx(n_shards * 10 * ratio / 3600)
-    # sample_frames holds the frames it writes (1 MB at full shape): they grow
-    assert row.max_rss_mb == pytest.approx(1000 + 1 * (ratio - 1))
+    assert row.max_rss_mb == 1000  # frames are written a clip at a time
     assert row.output_bytes == pytest.approx(2**20 * ratio * n_shards)
 
 
-def test_a_training_job_holds_its_inputs_for_every_clip():
-    row = scaled(job(rule="train_maivar", dataset="ucf51", variant="vmlp")).iloc[0]
+def test_a_training_job_holds_the_stores_it_reads_whole_for_every_clip():
     ratio = sum(FULL_SIZES["ucf51"].values()) / 20
-    assert row.max_rss_mb == pytest.approx(1000 + 2 * (ratio - 1))
+    features = scaled(job(rule="train_maivar", dataset="ucf51", variant="vmlp")).iloc[0]
+    assert features.max_rss_mb == pytest.approx(1000 + 2 * (ratio - 1))
+    flow = scaled(job(rule="train_tsn", dataset="ucf51", variant="tsn_mod-flow")).iloc[0]
+    assert flow.max_rss_mb == pytest.approx(1000 + 3 * (ratio - 1))
+    streamed = scaled(job(rule="train_mafnet", dataset="ucf51", variant="mafnet")).iloc[0]
+    assert streamed.max_rss_mb == 1000
+
+
+def test_file_bytes_counts_the_files_a_pattern_names(tmp_path):
+    store = tmp_path / "results/features/ucf51/irv2-ch"
+    store.mkdir(parents=True)
+    (store / "shard-000.npz").write_bytes(b"x" * 10)
+    (tmp_path / "results/media/ucf51/audio-22050").mkdir(parents=True)
+    (tmp_path / "results/media/ucf51/audio-22050/a.wav").write_bytes(b"x" * 7)
+    names = "results/features/ucf51/irv2-ch/shard-000.npz, results/media/ucf51/audio-22050"
+    assert file_bytes(tmp_path, names) == 17
+    assert file_bytes(tmp_path, names, r"results/features/.*\.npz") == 10
+    assert file_bytes(tmp_path, "") == 0
 
 
 def test_memory_of_a_rule_holding_one_clip_at_a_time_does_not_grow():
