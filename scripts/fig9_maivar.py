@@ -19,6 +19,8 @@ with job(snakemake.log[0]):
     store = FrameStore([Path(snakemake.input.frames)])
     clip_id = next(c for c in store.clip_ids if c in set(audio_ok))  # first clip with both
     frames = store.select([clip_id]).read(0)
+    if len(store.clip_shape) == 5:  # with TSN's training views: the test-time centres
+        frames = frames[0]
     samples, rate = load_wav(audio_dir / f"{clip_id}.wav")
     rendered = render_all(samples.mean(axis=0), rate, snakemake.params.image_size)
     images = {SHORT_CODES[name]: image for name, image in rendered.items()}

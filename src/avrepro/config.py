@@ -94,6 +94,11 @@ def _check_references(config: dict) -> None:
         if frames.get(spec, {}).get("sampler") != sampler:
             raise ConfigError(f"config key '{paper}.frames': {spec!r} is not a frames spec "
                               f"with sampler {sampler!r}")
+    maivar = config["maivar"]
+    if maivar["video_snippets"] and not frames[maivar["frames"]].get("random_views"):
+        # Said here, not by the first training run that finds no views in the features.
+        raise ConfigError(f"config key 'maivar.video_snippets' needs random_views in "
+                          f"frames.{maivar['frames']}")
 
 
 def _check_local_copies(config: dict) -> None:

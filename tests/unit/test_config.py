@@ -46,6 +46,8 @@ def test_wrong_type_is_named():
          r"'datasets\.ucf51_split2\.n_shards' differs from datasets\.ucf51\.n_shards"),
         (lambda c: c["mafnet"].update(frames="tsn25"),
          r"'mafnet\.frames': 'tsn25' is not a frames spec with sampler 'clips'"),
+        (lambda c: c["frames"]["tsn25"].pop("random_views"),
+         r"'maivar\.video_snippets' needs random_views in frames\.tsn25"),
     ],
 )
 def test_references_between_entries_are_checked(edit, message):

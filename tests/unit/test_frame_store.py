@@ -127,6 +127,23 @@ def test_an_empty_shard(tmp_path: Path) -> None:
     np.testing.assert_array_equal(store.read(1), frames[1])
 
 
+def test_tsn_views_layout(tmp_path: Path) -> None:
+    """A tsn shard with TSN's training views: clips (1 + V, T, H, W, 3), each view an
+    item of T frames; beside it, an old (T, H, W, 3) tsn shard reads as before."""
+    frames = photo_clips(2, 12, 32).reshape(2, 3, 4, 32, 32, 3)  # 1 + 2 views of 4
+    fs.write_frames(tmp_path / "views.npz", "tsn", ["a", "b"], frames)
+    store = fs.FrameStore([tmp_path / "views.npz"])
+    assert store.clip_shape == (3, 4, 32, 32, 3) and store.frames_per_item == 4
+    assert store.n_valid.tolist() == [3, 3]
+    assert store.read(1).shape == (3, 4, 32, 32, 3)
+    assert psnr(store.read(1, [2])[0], frames[1, 2]) > 30
+    assert psnr(store.read(0), frames[0]) > 30
+    fs.write_frames(tmp_path / "plain.npz", "tsn", ["c"], frames[:1, 0])
+    assert fs.FrameStore([tmp_path / "plain.npz"]).clip_shape == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match="not the tsn sampler's"):
+        fs.FrameShardWriter(tmp_path / "x.npz", "tsn", (2, 3, 4, 32, 32, 3))
+
+
 def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not fit"):
         with fs.FrameShardWriter(tmp_path / "s.npz", "fps", (2, 8, 8, 3)) as writer:

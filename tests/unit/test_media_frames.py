@@ -6,13 +6,18 @@ import pytest
 
 from avrepro.media.ffmpeg import ffmpeg_binary
 from avrepro.media.frames import (
+    Video,
     center_crop,
+    clip_rng,
     output_size,
+    pick_tsn,
     read_frames,
     sample_clips,
     sample_fps,
     sample_tsn,
     segment_indices,
+    tsn_indices,
+    tsn_random_indices,
 )
 from avrepro.media.probe import MediaError, probe
 
@@ -51,6 +56,40 @@ def test_each_index_lies_in_its_own_segment(n_frames: int, n_segments: int) -> N
     assert np.all(indices >= np.floor(starts))
     assert np.all(indices < starts + n_frames / n_segments)
     assert indices[-1] < n_frames
+
+
+def test_tsn_snippets_fall_at_random_times_inside_their_segments() -> None:
+    """A frame every 0.01 s over 10 s, 5 segments: each snippet's frame lies in its own
+    2-s segment, the draws spread over the segment (not its centre), and a clip's own
+    generator gives the same draws again, another clip's or spec's other ones."""
+    times, seconds = np.arange(1000) / 100, 10.0
+    spec = {"sampler": "tsn", "segments": 5, "random_views": 1}
+    rng = np.random.default_rng(0)
+    draws = np.stack([tsn_random_indices(times, seconds, 5, rng) for _ in range(200)])
+    segment = draws // 200  # frames 200k .. 200k + 199 show during segment k
+    np.testing.assert_array_equal(segment, np.broadcast_to(np.arange(5), draws.shape))
+    offsets = draws % 200
+    assert offsets.min() < 20 and offsets.max() > 180  # the whole segment, not its middle
+
+    def clip_draw(clip_id: str, clip_spec: dict) -> np.ndarray:
+        return tsn_random_indices(times, seconds, 5, clip_rng(clip_id, clip_spec))
+
+    np.testing.assert_array_equal(clip_draw("a", spec), clip_draw("a", dict(spec)))
+    assert not np.array_equal(clip_draw("b", spec), clip_draw("a", spec))
+    assert not np.array_equal(clip_draw("a", spec | {"crop": 9}), clip_draw("a", spec))
+
+
+def test_pick_tsn_puts_the_centres_first_then_the_snippets() -> None:
+    times = np.arange(40) / 4  # 4 fps for 10 s: frame i shows its index as its colour
+    frames = np.broadcast_to(np.arange(40, dtype=np.uint8)[:, None, None, None],
+                             (40, 6, 6, 3)).copy()
+    video = Video(frames, times, 10.0, None)
+    views = pick_tsn(video, 4, 4, random_views=3, rng=np.random.default_rng(0))
+    assert views.shape == (4, 4, 4, 4, 3)
+    np.testing.assert_array_equal(views[0], pick_tsn(video, 4, 4))
+    np.testing.assert_array_equal(views[0, :, 0, 0, 0], tsn_indices(times, 10.0, 4))
+    shown = views[1:, :, 0, 0, 0]  # the frame index each snippet took
+    assert np.all(shown // 10 == np.arange(4)) and len(np.unique(shown)) > 4
 
 
 def test_segment_indices_reject_empty_input() -> None:

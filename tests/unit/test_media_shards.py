@@ -151,6 +151,22 @@ def test_tsn_frames_shard(manifest: pd.DataFrame, tmp_path: Path) -> None:
     np.testing.assert_array_equal(frames, as_stored(expected))
 
 
+def test_tsn_frames_shard_with_random_views(manifest: pd.DataFrame, tmp_path: Path) -> None:
+    """View 0 is the test protocol's centres, as a spec without views stores them; the
+    snippets are drawn per clip, so a rebuild, or the clip in another shard, repeats them."""
+    spec = TSN_SPEC | {"random_views": 2}
+    sample_frames_shard(manifest.iloc[:3], spec, tmp_path / "a.npz")
+    sample_frames_shard(manifest.iloc[[2, 0]], spec, tmp_path / "b.npz")
+    sample_frames_shard(manifest.iloc[:1], TSN_SPEC, tmp_path / "plain.npz")
+    store, again = FrameStore([tmp_path / "a.npz"]), FrameStore([tmp_path / "b.npz"])
+    assert store.sampler == "tsn" and store.clip_shape == (3, 3, 24, 24, 3)
+    assert store.n_valid.tolist() == [3, 3, 3]
+    views = store.read(0)
+    np.testing.assert_array_equal(views[0], FrameStore([tmp_path / "plain.npz"]).read(0))
+    np.testing.assert_array_equal(again.read(1), views)  # clip "av" in another shard
+    assert not np.array_equal(views[1], views[2])  # two draws of a 2-s moving clip
+
+
 def test_clips_frames_shard_zero_pads_short_videos(manifest: pd.DataFrame, tmp_path: Path) -> None:
     out_path = tmp_path / "shard-001.npz"
     index = sample_frames_shard(manifest.iloc[:1], CLIPS_SPEC, out_path)

@@ -215,7 +215,8 @@ def maivar_hparams(variant):
     """What a run's training depends on: shared settings and its own model's schedule only,
     so that changing one model's schedule reruns that model's runs and no others."""
     model = parse_variant(variant)[0]
-    shared = {k: MAIVAR[k] for k in ("val_fraction", "standardize", "hidden", "audio_flips")}
+    shared = {k: MAIVAR[k] for k in ("val_fraction", "standardize", "hidden", "audio_flips",
+                                     "video_snippets")}
     return {**shared, "schedule": MAIVAR[model]}
 
 

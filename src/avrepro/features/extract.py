@@ -76,18 +76,24 @@ def flip(images: np.ndarray, view: str) -> np.ndarray:
 def video_features(
     frames_path: Path, backbone: str, weights: Path | None, batch_size: int, device: str,
     chunk: int = 16,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Embed every sampled frame of a frames shard: (clip_id (N,), features (N, T, dim)).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Embed every sampled frame of a frames shard: (clip_id (N,), features (N, T, dim),
+    views). For a tsn shard with random training views (clips (1 + V, T, H, W, 3),
+    media.frames.pick_tsn), features are view 0's, the segment centres of the test
+    protocol, and views (N, 1 + V, T, dim) every view's; otherwise views is None.
 
     Frames are decoded `chunk` clips at a time, so the shard's frames are never all in
     memory (UCF51's tsn25 clips: 25 frames of 224 x 224, 3.8 MB a clip decoded)."""
     store = FrameStore([frames_path])
     model = build_backbone(backbone, weights, seed=BACKBONE_SEED)
-    t = store.clip_shape[0]
-    features = np.zeros((len(store), t, feature_dim(backbone)), np.float32)
+    layout = store.clip_shape[:-3]  # (T,) or (1 + V, T)
+    features = np.zeros((len(store), *layout, feature_dim(backbone)), np.float32)
     for start in tqdm(range(0, len(store), chunk), desc="video clips", unit="chunk"):
         clips = range(start, min(start + chunk, len(store)))
-        frames = np.concatenate([store.read(i) for i in clips])  # (chunk * T, H, W, 3)
+        frames = np.concatenate([store.read(i) for i in clips]).reshape(
+            -1, *store.frame_shape)  # (chunk * [1 + V] * T, H, W, 3)
         features[clips] = extract(model, frames, backbone, batch_size, device).reshape(
-            len(clips), t, -1)
-    return store.clip_ids, features
+            len(clips), *layout, -1)
+    if len(layout) == 1:
+        return store.clip_ids, features, None
+    return store.clip_ids, features[:, 0], features

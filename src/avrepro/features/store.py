@@ -2,7 +2,8 @@
 the `clip_id` of each row (the row index), written atomically. Stores of window features
 (MAFnet's one-second windows) also hold `n_valid`, each clip's count of real windows;
 stores of augmented inputs `views`, each clip's features of every augmented view
-(MAiVAR's flipped audio images: (N, V, dim), view 0 the unaugmented `features`).
+(MAiVAR's flipped audio images: (N, V, dim), and its TSN snippets: (N, V, K, dim), view 0
+the unaugmented `features`).
 
 Shards are written uncompressed, so a reader can memory-map them (open_array) and read
 only the rows it needs: `open_windows` does so for window stores, whose maps can be far

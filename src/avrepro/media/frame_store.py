@@ -6,7 +6,8 @@ holding, for its N clips:
 - `clip_id` (N,) str and `n_valid` (N,) int64, each clip's real items;
 - `sampler` () str, the media stage's sampler ("tsn", "clips" or "fps"), and
   `clip_shape` (ndim,) int64, its layout of one clip, (T, ..., H, W, 3): (T, H, W, 3) for
-  "tsn" and "fps", (T, frames_per_clip, H, W, 3) for "clips";
+  "tsn" and "fps", (T, frames_per_clip, H, W, 3) for "clips", and (1 + V, T, H, W, 3) for
+  "tsn" with V random training views (media.frames.pick_tsn), whose items are the views;
 - `jpeg` (bytes,) uint8, the JPEG images of the real items' frames one after another,
   clip by clip, item by item, and `offsets` (M + 1,) int64, where frame k's image lies
   (jpeg[offsets[k]:offsets[k + 1]]).
@@ -39,8 +40,8 @@ import numpy as np
 
 FORMAT = "avrepro-jpeg-frames-1"
 JPEG_QUALITY = 95
-# The samplers (media.shards) and the axes of their clip_shape.
-SAMPLER_AXES = {"tsn": 4, "clips": 5, "fps": 4}
+# The samplers (media.shards) and the axes their clip_shape may have (tsn: 5 with views).
+SAMPLER_AXES = {"tsn": (4, 5), "clips": (5,), "fps": (4,)}
 _SMALL_KEYS = ("format", "sampler", "clip_id", "n_valid", "clip_shape", "offsets")
 _SOI, _EOI = b"\xff\xd8", b"\xff\xd9"  # a JPEG's first and last two bytes
 
@@ -72,7 +73,7 @@ class FrameShardWriter:
         self.clip_shape = tuple(int(s) for s in clip_shape)
         if sampler not in SAMPLER_AXES:
             raise ValueError(f"sampler {sampler!r} is not one of {sorted(SAMPLER_AXES)}")
-        if len(self.clip_shape) != SAMPLER_AXES[sampler] or self.clip_shape[-1] != 3:
+        if len(self.clip_shape) not in SAMPLER_AXES[sampler] or self.clip_shape[-1] != 3:
             raise ValueError(f"clip_shape {self.clip_shape} is not the {sampler} sampler's "
                              "(T, ..., H, W, 3)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,8 @@ class FrameStore:
 
     @property
     def frames_per_item(self) -> int:
-        """Frames one item holds: 1, or frames_per_clip for the "clips" sampler."""
+        """Frames one item holds: 1, frames_per_clip for the "clips" sampler, or the
+        segments of a "tsn" view."""
         return int(np.prod(self.clip_shape[1:-3], dtype=np.int64))
 
     @property

@@ -14,6 +14,8 @@ variable-frame-rate clip (30 fps, then 10 fps) is sampled where its pictures are
 for a constant-rate clip picking by time chooses the same frames as picking by index.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -69,6 +71,24 @@ def tsn_indices(times: np.ndarray, seconds: float, n_segments: int) -> np.ndarra
     `n_segments` equal parts of the clip's `seconds`. For frames at a constant rate this
     is segment_indices(len(times), n_segments)."""
     return on_screen(times, (np.arange(n_segments) + 0.5) * seconds / n_segments)
+
+
+def tsn_random_indices(
+    times: np.ndarray, seconds: float, n_segments: int, rng: np.random.Generator
+) -> np.ndarray:
+    """TSN's training sampling by time: one frame at a uniformly random time inside each
+    of `n_segments` equal parts of the clip's `seconds` (tsn-pytorch's `_sample_indices`,
+    which draws a random offset inside each segment, with times in place of frame counts
+    as tsn_indices has them)."""
+    return on_screen(times, (np.arange(n_segments) + rng.random(n_segments)) * seconds
+                     / n_segments)
+
+
+def clip_rng(clip_id: str, spec: dict) -> np.random.Generator:
+    """A generator of a clip's own under a frame spec: a rebuilt shard draws the same
+    random frames, whichever shard or job the clip lands in."""
+    key = json.dumps([clip_id, spec], sort_keys=True).encode()
+    return np.random.default_rng(np.frombuffer(hashlib.sha256(key).digest(), np.uint32))
 
 
 def window_indices(
@@ -161,9 +181,18 @@ def sample_tsn(path: str | Path, n_segments: int, short_side: int, crop: int) ->
     return pick_tsn(read_video(path, short_side=short_side), n_segments, crop)
 
 
-def pick_tsn(video: Video, n_segments: int, crop: int) -> np.ndarray:
-    """sample_tsn's frames out of a decoded video."""
-    return center_crop(video.frames, crop)[tsn_indices(video.times, video.seconds, n_segments)]
+def pick_tsn(video: Video, n_segments: int, crop: int, random_views: int = 0,
+             rng: np.random.Generator | None = None) -> np.ndarray:
+    """sample_tsn's frames out of a decoded video: (n_segments, crop, crop, 3), or with
+    `random_views` V, (1 + V, n_segments, crop, crop, 3): view 0 the segment centres (the
+    test protocol), views 1..V TSN's training snippets drawn from `rng` (MAiVAR §3.3)."""
+    cropped = center_crop(video.frames, crop)
+    centres = cropped[tsn_indices(video.times, video.seconds, n_segments)]
+    if not random_views:
+        return centres
+    snippets = [cropped[tsn_random_indices(video.times, video.seconds, n_segments, rng)]
+                for _ in range(random_views)]
+    return np.stack([centres, *snippets])
 
 
 def sample_clips(

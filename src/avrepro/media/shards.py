@@ -19,7 +19,15 @@ from avrepro.data.manifest import audio_file
 from avrepro.media.audio import extract_audio
 from avrepro.media.audio_index import AUDIO_INDEX_COLUMNS
 from avrepro.media.frame_store import FrameShardWriter
-from avrepro.media.frames import FPS_PICTURE_KEYS, Video, pick_clips, pick_fps, pick_tsn, read_video
+from avrepro.media.frames import (
+    FPS_PICTURE_KEYS,
+    Video,
+    clip_rng,
+    pick_clips,
+    pick_fps,
+    pick_tsn,
+    read_video,
+)
 from avrepro.media.partial import check_policy, file_header_seconds, is_partial, shortfall
 from avrepro.media.probe import MediaError
 
@@ -31,6 +39,7 @@ FRAMES_INDEX_COLUMNS = [
     "clip_id", "frames_status", "video_seconds", "media_seconds", "partial", "reason"
 ]  # fmt: skip
 _SPEC_KEYS = {
+    # Plus, optionally, `random_views`: TSN's training snippets besides the centres.
     "tsn": ("segments", "short_side", "crop"),
     "clips": ("clips", "frames_per_clip", "short_side", "crop"),
     # Plus `size`, or `short_side` and `crop` (frames.FPS_PICTURE_KEYS).
@@ -102,10 +111,12 @@ def sample_frames_shard(
     """Sample frames from each usable manifest row into one frames shard (JPEG images,
     avrepro.media.frame_store); return the frames index.
 
-    `spec` is {"sampler": "tsn", "segments", "short_side", "crop"}, {"sampler":
-    "clips", "clips", "frames_per_clip", "short_side", "crop"} or {"sampler": "fps",
-    "fps", "seconds"} with "size" (squeezed) or "short_side" and "crop" (aspect kept,
-    centre crop). A clip's layout (clip_shape) is (segments, crop, crop, 3) for "tsn",
+    `spec` is {"sampler": "tsn", "segments", "short_side", "crop"} (and optionally
+    "random_views"), {"sampler": "clips", "clips", "frames_per_clip", "short_side",
+    "crop"} or {"sampler": "fps", "fps", "seconds"} with "size" (squeezed) or
+    "short_side" and "crop" (aspect kept, centre crop). A clip's layout (clip_shape) is
+    (segments, crop, crop, 3) for "tsn" ((1 + random_views, segments, crop, crop, 3) with
+    views: media.frames.pick_tsn),
     (clips, frames_per_clip, crop, crop, 3) for "clips" and (fps * seconds, side, side,
     3) for "fps", side being size or crop; `n_valid` counts a clip's real segments,
     clips or frames (all of them for "tsn"), and what lies beyond a short video's end
@@ -138,7 +149,7 @@ def _sample_clip(row, read, pick, shard: FrameShardWriter, partial_policy: str,
     reason = shortfall("video", seconds, header) if short else ""
     status = "partial" if short and partial_policy == "drop" else "ok"
     if status == "ok":  # a dropped clip's frames are not stored
-        shard.add(row.clip_id, pick(video))
+        shard.add(row.clip_id, pick(video, row.clip_id))
     return (row.clip_id, status, seconds, header, short, reason)
 
 
@@ -163,9 +174,10 @@ def _skip_reason(row) -> str:
 
 def _sampler(
     spec: dict,
-) -> tuple[Callable[[str], Video], Callable[[Video], np.ndarray], tuple[int, ...]]:
-    """(path -> decoded video, decoded video -> sampled frames, shape of one clip's
-    frames) for a frame spec."""
+) -> tuple[Callable[[str], Video], Callable[[Video, str], np.ndarray], tuple[int, ...]]:
+    """(path -> decoded video, (decoded video, clip id) -> sampled frames, shape of one
+    clip's frames) for a frame spec. Random picks draw from the clip's own generator
+    (media.frames.clip_rng), so that a clip's frames do not depend on its shard."""
     kind = spec.get("sampler")
     if kind not in _SPEC_KEYS:
         raise ValueError(f"frame spec {spec}: 'sampler' must be one of {sorted(_SPEC_KEYS)}")
@@ -186,16 +198,22 @@ def _sampler(
         pick = partial(
             pick_fps, rate=spec["fps"], seconds=spec["seconds"], crop=picture.get("crop")
         )
-        return read, pick, (n_frames, side, side, 3)
+        return read, lambda video, _: pick(video), (n_frames, side, side, 3)
     crop = spec["crop"]
     read = partial(read_video, short_side=spec["short_side"])
     if kind == "tsn":
-        pick = partial(pick_tsn, n_segments=spec["segments"], crop=crop)
-        return read, pick, (spec["segments"], crop, crop, 3)
+        views = spec.get("random_views", 0)
+
+        def pick_views(video: Video, clip_id: str) -> np.ndarray:
+            return pick_tsn(video, spec["segments"], crop, views, clip_rng(clip_id, spec))
+
+        clip = (spec["segments"], crop, crop, 3)
+        return read, pick_views, (1 + views, *clip) if views else clip
     pick = partial(
         pick_clips, n_clips=spec["clips"], frames_per_clip=spec["frames_per_clip"], crop=crop
     )
-    return read, pick, (spec["clips"], spec["frames_per_clip"], crop, crop, 3)
+    return (read, lambda video, _: pick(video),
+            (spec["clips"], spec["frames_per_clip"], crop, crop, 3))
 
 
 def save_npz_atomically(

@@ -17,6 +17,7 @@ from avrepro.train.loop import Schedule, Split, TrainStep, cross_entropy_step, e
 from avrepro.train.run_folder import fingerprint, predictions, write_run
 
 AUDIO_VIEWS = "audio_views"  # the audio features of every flipped view, (N, 4, dim)
+VIDEO_VIEWS = "video_views"  # the segment centres and TSN's random snippets, (N, 1 + V, K, dim)
 
 
 def standardization(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +82,8 @@ def run(
     and config.yaml into `out_dir` (plus checkpoint.pt, the resumable training state).
     `shards` maps modality ("audio", "video") to its feature-store shards, `media_indexes`
     ("audio", "frames") to the media stage's shard indexes; `hparams` holds
-    val_fraction, standardize, hidden and the model's `schedule` (see train.loop.Schedule)."""
+    val_fraction, standardize, hidden, audio_flips, video_snippets and the model's
+    `schedule` (see train.loop.Schedule)."""
     model_name, _ = parse_variant(variant)
     order = {"vmlp": ("video",), "amlp": ("audio",), "dhf": ("audio", "video")}[model_name]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,8 +91,12 @@ def run(
     decoded = decodable(media_indexes["audio"], media_indexes["frames"])
     stores = {m: read_store(shards[m]) for m in order}
     flips = hparams["audio_flips"] and "audio" in order
-    if flips:  # §4.2's flipped audio images: every view's features, for training
-        stores[AUDIO_VIEWS] = read_views(shards["audio"])
+    snippets = hparams["video_snippets"] and "video" in order
+    # Training inputs of every augmented view: §4.2's flipped audio images, §3.3's TSN
+    # snippets (one random frame a segment).
+    augmented = {m: views for m, views, on in (("audio", AUDIO_VIEWS, flips),
+                                                ("video", VIDEO_VIEWS, snippets)) if on}
+    stores |= {views: read_views(shards[m]) for m, views in augmented.items()}
     rows, feats = assemble(manifest, stores, decoded)
     labels = rows.label_index.to_numpy()
     val = holdout(rows, hparams["val_fraction"])
@@ -100,13 +106,14 @@ def run(
     if hparams["standardize"]:
         stats = {m: standardization(feats[m], train) for m in order}
         feats |= {m: standardize(feats[m], stats[m]) for m in order}
-        if flips:
-            views = feats[AUDIO_VIEWS]
+        for m, key in augmented.items():  # with the unaugmented training clips' stats
+            views = feats[key]
             flat = views.reshape(-1, *views.shape[2:])
-            feats[AUDIO_VIEWS] = standardize(flat, stats["audio"]).reshape(views.shape)
+            feats[key] = standardize(flat, stats[m]).reshape(views.shape)
     # Training draws an augmented view per clip and epoch; model selection and the test
-    # see the images as rendered (view 0), as torchvision's random flips are train-only.
-    train_order = tuple(AUDIO_VIEWS if flips and m == "audio" else m for m in order)
+    # see view 0 (the images as rendered, the segment centres), as torchvision's random
+    # flips and TSN's random snippets are train-only.
+    train_order = tuple(augmented.get(m, m) for m in order)
     splits = [_split(feats, labels, train, train_order),
               *(_split(feats, labels, mask, order) for mask in (val, test))]
     dims = {m: int(np.prod(feats[m].shape[1:])) for m in order}
@@ -125,6 +132,7 @@ def run(
         "variant": variant, "seed": seed, "n_classes": n_classes, "hidden": hidden,
         "schedule": asdict(schedule), "val_fraction": hparams["val_fraction"],
         "standardize": hparams["standardize"], "audio_flips": flips,
+        "video_snippets": snippets,
         "inputs": {m: [str(p) for p in shards[m]] for m in order},
         "video_mlp": str(video_mlp) if video_mlp else None,
     }
@@ -135,7 +143,7 @@ def run(
         device=torch.device(device),
         fingerprint=fingerprint(run_config, [p for paths in shards.values() for p in paths]),
         regulariser=l1_penalty if model_name == "dhf" else None,
-        train_step=view_step(tuple(m == AUDIO_VIEWS for m in train_order)),
+        train_step=view_step(tuple(m in augmented.values() for m in train_order)),
     )
     model.load_state_dict(result.best_state)
     _, test_acc, probs = evaluate(model, splits[2], schedule.batch_size, torch.device(device))
