@@ -87,18 +87,14 @@ def _read(shards: Sequence[Path], windows: bool):
     return np.concatenate(ids), np.concatenate(feats), n_valid
 
 
-def open_array(path: Path, key: str) -> np.ndarray:
-    """Array `key` of an .npz: memory-mapped when stored uncompressed (np.savez, as every
-    shard is written), read whole otherwise. MiT mini's stored frames are about 270 GB,
-    more than memory; a run reads the few frames each batch needs."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(f"{key}.npy")
-    except KeyError:
-        raise ValueError(f"{path}: no array {key!r} (is it the right kind of shard?)") from None
+def array_location(path: Path, key: str) -> tuple[tuple, bool, np.dtype, int] | None:
+    """Where array `key` of an .npz lies in the file: (shape, Fortran order, dtype, byte
+    offset of its data), or None when the array is compressed (no offset to read it at).
+    KeyError when the .npz holds no such array."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{key}.npy")
     if info.compress_type != zipfile.ZIP_STORED:
-        with np.load(path) as data:
-            return data[key]
+        return None
     with open(path, "rb") as handle:
         handle.seek(info.header_offset)
         # The zip local header: 30 bytes, then the member's name and an extra field.
@@ -108,7 +104,21 @@ def open_array(path: Path, key: str) -> np.ndarray:
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
         shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
+        return shape, fortran, dtype, handle.tell()
+
+
+def open_array(path: Path, key: str) -> np.ndarray:
+    """Array `key` of an .npz: memory-mapped when stored uncompressed (np.savez, as every
+    shard is written), read whole otherwise. MiT mini's stored frames are about 270 GB,
+    more than memory; a run reads the few frames each batch needs."""
+    try:
+        location = array_location(path, key)
+    except KeyError:
+        raise ValueError(f"{path}: no array {key!r} (is it the right kind of shard?)") from None
+    if location is None:
+        with np.load(path) as data:
+            return data[key]
+    shape, fortran, dtype, offset = location
     if not np.prod(shape):
         return np.zeros(shape, dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,

@@ -38,6 +38,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avrepro.features.store import array_location
+
 FORMAT = "avrepro-jpeg-frames-1"
 JPEG_QUALITY = 95
 # The samplers (media.shards) and the axes their clip_shape may have (tsn: 5 with views).
@@ -253,19 +255,8 @@ def _open_shard(path: Path) -> dict:
                     "shard of an older avrepro? Delete it so that the media stage writes it "
                     "anew")
             meta = {key: data[key] for key in _SMALL_KEYS}
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("jpeg.npy")
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(info.header_offset + 26)
-            # The zip local header: 30 bytes, then the member's name and an extra field.
-            name_len, extra_len = np.frombuffer(handle.read(4), "<u2")
-            handle.seek(info.header_offset + 30 + int(name_len) + int(extra_len))
-            version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape = read_header(handle)[0]
-            data_offset = handle.tell()
+        location = array_location(path, "jpeg")
+        size = os.path.getsize(path)
     except (OSError, KeyError, EOFError, zipfile.BadZipFile, ValueError) as error:
         if isinstance(error, FrameStoreError):
             raise
@@ -278,11 +269,14 @@ def _open_shard(path: Path) -> dict:
     meta["sampler"] = str(meta["sampler"])
     offsets, n_frames = meta["offsets"], int(meta["n_valid"].sum()) * int(
         np.prod(meta["clip_shape"][1:-3], dtype=np.int64))
-    if (info.compress_type != zipfile.ZIP_STORED or len(offsets) != n_frames + 1
-            or offsets[0] != 0 or np.any(np.diff(offsets) <= 0) or shape != (offsets[-1],)
-            or data_offset + offsets[-1] > size):
-        raise FrameStoreError(f"{path}: its image offsets do not match its {n_frames} frames "
-                              "and image bytes (truncated or corrupt); delete it so that the "
-                              "media stage writes it anew")
+    mismatch = FrameStoreError(f"{path}: its image offsets do not match its {n_frames} "
+                               "frames and image bytes (truncated or corrupt); delete it so "
+                               "that the media stage writes it anew")
+    if location is None:  # the images stored compressed: no shard this module wrote
+        raise mismatch
+    shape, _, _, data_offset = location
+    if (len(offsets) != n_frames + 1 or offsets[0] != 0 or np.any(np.diff(offsets) <= 0)
+            or shape != (offsets[-1],) or data_offset + offsets[-1] > size):
+        raise mismatch
     meta["data_offset"] = data_offset
     return meta
