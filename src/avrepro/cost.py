@@ -213,14 +213,14 @@ def impute_unbuilt(measured: pd.DataFrame) -> pd.DataFrame:
 def scale_jobs(measured: pd.DataFrame, machine: dict, config: dict,
                gpu_tflops: float) -> pd.DataFrame:
     """Each measured job at the full tier `config`: its scaling, job count (and how many
-    of them were imputed, impute_unbuilt), hours per job
-    (CPU hours for a CPU rule, estimated GPU hours for a GPU rule), CPU and GPU hours in
-    all, peak RSS (MB) and output bytes in all. `machine` is the measurement's
+    of them were imputed, impute_unbuilt), hours per job (CPU hours for a CPU rule,
+    estimated GPU hours for a GPU rule), CPU and GPU hours in all, peak RSS (MB) and
+    output bytes in all. `machine` is the measurement's
     measured_machine.yaml: epoch_cap and seeds of the measured tier and cpu_gflops of its
     machine."""
     measured = impute_unbuilt(measured)
     epoch_cap, cpu_gflops = machine["epoch_cap"], machine["cpu_gflops"]
-    datasets, n_seeds = config["datasets"], len(config["seeds"]) / machine["seeds"]
+    datasets, seeds = config["datasets"], len(config["seeds"])
     one_job_a_seed = config["seeds_per_job"] == "one"
     rows = []
     for job in measured.itertuples(index=False):
@@ -239,10 +239,11 @@ def scale_jobs(measured: pd.DataFrame, machine: dict, config: dict,
                 epochs = planned_epochs(job.rule, job.variant, config)
                 if epochs is not None and epoch_cap is not None:
                     ratio *= epochs / min(epochs, epoch_cap)
-                if one_job_a_seed:  # a job of the measured tier trained machine["seeds"]
-                    jobs, ratio = len(config["seeds"]), ratio / machine["seeds"]
+                ratio /= machine["seeds"]  # a measured job trained that many: one seed's
+                if one_job_a_seed:
+                    jobs = seeds
                 else:
-                    ratio *= n_seeds
+                    ratio *= seeds
         held = getattr(job, MEMORY_HELD[job.rule]) / 2**20 if job.rule in MEMORY_HELD else 0
         rss = job.max_rss_mb + held * (memory_ratio - 1)
         job_cpu_s = job.cpu_seconds * ratio
